@@ -1,0 +1,1 @@
+"""The tutorial's steps and goals as data, resolved for one lab (its hosts and addresses)."""

@@ -1,0 +1,167 @@
+"""Load a scenario's steps and goals (`scenarios/<name>.yaml`) and fill in a lab's values.
+
+The YAML holds the post's commands with placeholders such as `{lan_ref}`; this module
+substitutes the lab's real values and resolves `hosts` (registry | clients | all) to
+the lab's hosts. The handout, the provisioning and the checker all read the result.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any, Literal
+
+import yaml
+
+from labgen.spec.model import Host, LabSpec
+
+HostSelector = Literal["registry", "clients", "all"]
+Source = Literal["post", "labgen"]
+
+
+@dataclass(frozen=True)
+class Text:
+    """The same sentence in the handout's two languages."""
+
+    en: str
+    zh: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a command does: succeed, or fail with an error containing `error`."""
+
+    ok: bool
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Deviation:
+    """What real Docker does where the post claims otherwise, and why."""
+
+    outcome: Outcome
+    why: Text
+
+
+@dataclass(frozen=True)
+class Step:
+    id: str
+    selector: HostSelector
+    hosts: tuple[Host, ...]
+    run: str
+    title: Text
+    post: Outcome
+    real: Deviation | None
+    source: Source
+    solution: bool
+    done_if: str | None
+    stdout_lacks: str | None
+    retries: int
+    shows: Text | None
+
+
+@dataclass(frozen=True)
+class Goal:
+    """A state a finished lab is in; grading checks these without changing anything."""
+
+    id: str
+    selector: HostSelector
+    hosts: tuple[Host, ...]
+    run: str
+    title: Text
+    hint: Text
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    title: Text
+    steps: tuple[Step, ...]
+    goals: tuple[Goal, ...]
+
+
+def placeholders(spec: LabSpec) -> dict[str, str]:
+    """The values the scenario's `{name}` placeholders stand for in this lab."""
+    image = spec.push_image
+    registry_addr = spec.registry_address
+    return {
+        "registry_image": spec.registry.image,
+        "registry_ip": str(spec.registry_host.ip),
+        "registry_addr": registry_addr,
+        "port": str(spec.registry.port),
+        "push_image": str(image),
+        "repository": image.repository,
+        "tag": image.tag,
+        "local_ref": f"localhost:{spec.registry.port}/{image}",
+        "lan_ref": f"{registry_addr}/{image}",
+        "lan_repo": f"{registry_addr}/{image.repository}",
+    }
+
+
+def load_scenario(spec: LabSpec) -> Scenario:
+    """The steps and goals of `spec.scenario`, with this lab's values filled in."""
+    source = resources.files("labgen").joinpath("scenarios", f"{spec.scenario}.yaml")
+    raw = yaml.safe_load(source.read_text(encoding="utf-8"))
+    values = placeholders(spec)
+
+    def fill(text: str) -> str:
+        return text.format(**values)
+
+    def text(raw_text: dict[str, str]) -> Text:
+        return Text(en=fill(raw_text["en"]), zh=fill(raw_text["zh"]))
+
+    def hosts(selector: HostSelector) -> tuple[Host, ...]:
+        if selector == "registry":
+            return (spec.registry_host,)
+        if selector == "clients":
+            return spec.clients
+        return spec.hosts
+
+    def outcome(raw_outcome: Any) -> Outcome:
+        if raw_outcome == "ok":
+            return Outcome(ok=True)
+        return Outcome(ok=False, error=fill(raw_outcome["error"]))
+
+    def step(item: dict[str, Any]) -> Step:
+        real = None
+        if "real" in item:
+            claimed = item["real"]
+            error = claimed.get("error")
+            real = Deviation(
+                outcome=Outcome(ok=claimed["outcome"] == "ok", error=fill(error) if error else None),
+                why=text(claimed["why"]),
+            )
+        post = outcome(item["post"])
+        really_ok = real.outcome.ok if real else post.ok
+        return Step(
+            id=item["id"],
+            selector=item["hosts"],
+            hosts=hosts(item["hosts"]),
+            run=fill(item["run"]),
+            title=text(item["title"]),
+            post=post,
+            real=real,
+            source=item.get("source", "post"),
+            solution=item.get("solution", really_ok),
+            done_if=fill(item["done_if"]) if "done_if" in item else None,
+            stdout_lacks=fill(item["stdout_lacks"]) if "stdout_lacks" in item else None,
+            retries=item.get("retries", 1),
+            shows=text(item["shows"]) if "shows" in item else None,
+        )
+
+    def goal(item: dict[str, Any]) -> Goal:
+        return Goal(
+            id=item["id"],
+            selector=item["hosts"],
+            hosts=hosts(item["hosts"]),
+            run=fill(item["run"]),
+            title=text(item["title"]),
+            hint=text(item["hint"]),
+        )
+
+    return Scenario(
+        name=spec.scenario,
+        title=text(raw["title"]),
+        steps=tuple(step(item) for item in raw["steps"]),
+        goals=tuple(goal(item) for item in raw["goals"]),
+    )

@@ -1,0 +1,1 @@
+"""Jinja2 templates of a lab folder, installed as the package `labgen.templates`."""
