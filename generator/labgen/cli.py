@@ -6,7 +6,6 @@ Imports of heavier modules happen inside the commands that need them, so that
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
@@ -16,7 +15,19 @@ from labgen.errors import LabgenError
 BACKENDS = ("all", "vagrant", "compose")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LabgenGroup(click.Group):
+    """Shows labgen's own errors as one line each (no traceback) with their exit code."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except LabgenError as error:
+            for line in str(error).splitlines():
+                click.echo(f"labgen: error: {line}", err=True)
+            raise click.exceptions.Exit(error.exit_code) from None
+
+
+@click.group(cls=LabgenGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="labgen")
 def cli() -> None:
     """Turn the private Docker registry tutorial into a lab you can bring up and check."""
@@ -24,11 +35,21 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("spec", required=False, type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--out", type=click.Path(path_type=Path, file_okay=False),
-              help="Lab folder to write [default: labs/<name>].")
-@click.option("--backend", type=click.Choice(BACKENDS), default="all", show_default=True,
-              help="Which backend's files to render.")
-@click.option("--force", is_flag=True, help="Replace an existing lab folder (its .vagrant state is kept).")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Lab folder to write [default: labs/<name>].",
+)
+@click.option(
+    "--backend",
+    type=click.Choice(BACKENDS),
+    default="all",
+    show_default=True,
+    help="Which backend's files to render.",
+)
+@click.option(
+    "--force", is_flag=True, help="Replace an existing lab folder (its .vagrant state is kept)."
+)
 @click.option("--dry-run", is_flag=True, help="Show what would be written; write nothing.")
 def create(spec: Path | None, out: Path | None, backend: str, force: bool, dry_run: bool) -> None:
     """Render a lab folder from SPEC (YAML; default: the tutorial's two-host lab)."""
@@ -48,18 +69,5 @@ def schema() -> None:
 
 
 def main() -> None:
-    """Entry point: run the CLI, turning labgen's errors into one line each and an exit code."""
-    try:
-        cli.main(standalone_mode=False)
-    except LabgenError as error:
-        for line in str(error).splitlines():
-            click.echo(f"labgen: error: {line}", err=True)
-        sys.exit(error.exit_code)
-    except click.exceptions.Abort:
-        click.echo("labgen: aborted", err=True)
-        sys.exit(130)
-    except click.ClickException as error:
-        error.show()
-        sys.exit(error.exit_code)
-    except click.exceptions.Exit as done:
-        sys.exit(done.exit_code)
+    """Entry point of the `labgen` console script and `python -m labgen`."""
+    cli()

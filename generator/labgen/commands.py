@@ -26,6 +26,9 @@ def create_lab(
         click.echo(f"dry run: nothing written to {out}")
         return
     written = write_lab(files, out, force=force)
-    counts = {status: sum(1 for w in written if w.status == status) for status in ("new", "changed", "same")}
+    counts = {
+        status: sum(1 for w in written if w.status == status)
+        for status in ("new", "changed", "same")
+    }
     summary = ", ".join(f"{n} {status}" for status, n in counts.items() if n)
     click.echo(f"created {out} ({len(written)} files: {summary}; {spec.mode} mode)")

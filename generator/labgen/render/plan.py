@@ -53,13 +53,19 @@ def plan_lab(spec: LabSpec, backend: BackendChoice = "all") -> list[PlannedFile]
         PlannedFile(PurePosixPath("provision/node.sh"), render("provision/node.sh.j2"), True),
     ]
     files += [
-        PlannedFile(PurePosixPath(f"provision/{host.name}.sh"), render("provision/host.sh.j2", host=host.name), True)
+        PlannedFile(
+            PurePosixPath(f"provision/{host.name}.sh"),
+            render("provision/host.sh.j2", host=host.name),
+            True,
+        )
         for host in spec.hosts
     ]
     if backend in ("vagrant", "all"):
         files.append(PlannedFile(PurePosixPath("Vagrantfile"), render("Vagrantfile.j2")))
     if backend in ("compose", "all"):
-        files.append(PlannedFile(PurePosixPath("docker-compose.yml"), render("docker-compose.yml.j2")))
+        files.append(
+            PlannedFile(PurePosixPath("docker-compose.yml"), render("docker-compose.yml.j2"))
+        )
         files += _node_files()
     return files
 

@@ -42,7 +42,9 @@ def compare(files: Iterable[PlannedFile], out: Path) -> list[WrittenFile]:
 def write_lab(files: list[PlannedFile], out: Path, *, force: bool) -> list[WrittenFile]:
     """Write `files` as the folder `out`. Refuses to replace an existing folder unless `force`."""
     if out.exists() and not force:
-        raise UsageError(f"{out} already exists; pass --force to replace it, or --out to write elsewhere")
+        raise UsageError(
+            f"{out} already exists; pass --force to replace it, or --out to write elsewhere"
+        )
     if out.exists() and not out.is_dir():
         raise UsageError(f"{out} exists and is not a folder; remove it or choose another --out")
     report = compare(files, out)

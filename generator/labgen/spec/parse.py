@@ -75,7 +75,9 @@ def load_spec(path: Path | None) -> tuple[LabSpec, list[str]]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise SpecError([f"{path}: cannot read the spec ({exc.strerror}); check the path"]) from None
+        raise SpecError(
+            [f"{path}: cannot read the spec ({exc.strerror}); check the path"]
+        ) from None
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -148,9 +150,7 @@ def _choice(value: object, path: str, choices: tuple[T, ...], problems: _Problem
     return None
 
 
-def _integer(
-    value: object, path: str, bounds: tuple[int, int], problems: _Problems
-) -> int | None:
+def _integer(value: object, path: str, bounds: tuple[int, int], problems: _Problems) -> int | None:
     low, high = bounds
     if isinstance(value, int) and not isinstance(value, bool) and low <= value <= high:
         return value
@@ -179,7 +179,9 @@ def _subnet(value: object, problems: _Problems) -> IPv4Network | None:
         return None
     low, high = rules.PREFIX_RANGE
     if not low <= subnet.prefixlen <= high:
-        problems.add("subnet", f"/{subnet.prefixlen} is not valid; use a prefix from /{low} to /{high}")
+        problems.add(
+            "subnet", f"/{subnet.prefixlen} is not valid; use a prefix from /{low} to /{high}"
+        )
         return None
     if not subnet.is_private:
         problems.add("subnet", f"{value} is not a private range; use one such as 192.168.56.0/24")
@@ -236,7 +238,10 @@ def _vagrant(value: object, problems: _Problems) -> VagrantSettings | None:
     if data is None:
         return None
     box = _pattern(
-        data["box"], "vagrant.box", rules.BOX_PATTERN, "use a box name such as debian/bookworm64",
+        data["box"],
+        "vagrant.box",
+        rules.BOX_PATTERN,
+        "use a box name such as debian/bookworm64",
         problems,
     )
     memory = _integer(data["memory"], "vagrant.memory", rules.MEMORY_RANGE_MB, problems)
@@ -304,7 +309,9 @@ def _host_ip(
     except AddressValueError:
         ip = None
     if ip is None:
-        problems.add(path, f"{_show(value)} is not valid; use an IPv4 address such as 192.168.56.101")
+        problems.add(
+            path, f"{_show(value)} is not valid; use an IPv4 address such as 192.168.56.101"
+        )
         return None
     if subnet is None:
         return ip
@@ -333,9 +340,7 @@ def _check_host_set(hosts: list[Host], problems: _Problems) -> None:
         problems.add("hosts", "no host has role client; add at least one client")
 
 
-def _unique(
-    hosts: list[Host], field: str, key: Callable[[Host], str], problems: _Problems
-) -> None:
+def _unique(hosts: list[Host], field: str, key: Callable[[Host], str], problems: _Problems) -> None:
     seen: dict[str, int] = {}
     for index, host in enumerate(hosts):
         value = key(host)

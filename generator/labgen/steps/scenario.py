@@ -128,7 +128,9 @@ def load_scenario(spec: LabSpec) -> Scenario:
             claimed = item["real"]
             error = claimed.get("error")
             real = Deviation(
-                outcome=Outcome(ok=claimed["outcome"] == "ok", error=fill(error) if error else None),
+                outcome=Outcome(
+                    ok=claimed["outcome"] == "ok", error=fill(error) if error else None
+                ),
                 why=text(claimed["why"]),
             )
         post = outcome(item["post"])

@@ -1,0 +1,50 @@
+# labgen's tasks. `make test` is what CI runs; `sudo make demo` is the main job.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+LABS   := $(patsubst %/lab.yaml,%,$(wildcard labs/*/lab.yaml))
+
+.PHONY: test unit e2e vm lint demo labs golden bench clean
+
+$(BIN)/labgen: setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+## test: lint, type-check, then every test (end-to-end ones skip, saying why, where the machine cannot run them)
+test: lint
+	$(BIN)/pytest -q
+
+## unit: the fast tests only
+unit: $(BIN)/labgen
+	$(BIN)/pytest -q -m 'not e2e and not vm'
+
+## e2e / vm: the real-engine / real-VM end-to-end tests alone
+e2e: $(BIN)/labgen
+	$(BIN)/pytest -q -m e2e
+vm: $(BIN)/labgen
+	$(BIN)/pytest -q -m vm
+
+lint: $(BIN)/labgen
+	$(BIN)/ruff check generator tests bench
+	$(BIN)/ruff format --check generator tests bench
+	$(BIN)/mypy
+
+## demo: the main job: create the default lab, bring it up, check it, take it down
+demo: $(BIN)/labgen
+	bash scripts/demo.sh
+
+## labs: re-render the reference labs under labs/ from their lab.yaml
+labs: $(BIN)/labgen
+	for lab in $(LABS); do $(BIN)/labgen create $$lab/lab.yaml --out $$lab --force; done
+
+## golden: rewrite the golden files of the render tests (review the diff!)
+golden: $(BIN)/labgen
+	$(BIN)/pytest -q tests/unit/test_golden.py --update-golden
+
+bench: $(BIN)/labgen
+	$(BIN)/python bench/bench_create.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
