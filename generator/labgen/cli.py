@@ -68,6 +68,128 @@ def schema() -> None:
     click.echo(json.dumps(spec_schema(), indent=2, ensure_ascii=False))
 
 
+LAB_ARGUMENT = click.argument(
+    "lab", required=False, type=click.Path(path_type=Path, file_okay=False, exists=True)
+)
+BACKEND_OPTION = click.option(
+    "--backend",
+    type=click.Choice(["compose", "vagrant"]),
+    default=None,
+    help="Backend to use [default: the one `labgen up` used, else compose when the lab has it].",
+)
+TIMEOUT_OPTION = click.option(
+    "--timeout",
+    type=click.FloatRange(1, 3600),
+    default=180,
+    show_default=True,
+    help="Seconds each step may take before it counts as failed.",
+)
+
+
+@cli.command()
+@LAB_ARGUMENT
+@BACKEND_OPTION
+@click.option("--runtime", help="compose: run the nodes under this OCI runtime (machine-specific).")
+@click.option("--provider", help="vagrant: the provider to use (virtualbox, libvirt, ...).")
+def up(lab: Path | None, backend: str | None, runtime: str | None, provider: str | None) -> None:
+    """Bring up the lab in LAB (default: the only lab under labs/)."""
+    from labgen.commands import up_lab
+    from labgen.lab import open_lab
+
+    up_lab(open_lab(lab), backend, runtime, provider)
+
+
+@cli.command()
+@LAB_ARGUMENT
+@BACKEND_OPTION
+def down(lab: Path | None, backend: str | None) -> None:
+    """Take the lab down and remove its hosts."""
+    from labgen.commands import down_lab
+    from labgen.lab import open_lab
+
+    down_lab(open_lab(lab), backend)
+
+
+@cli.command()
+@LAB_ARGUMENT
+@BACKEND_OPTION
+def status(lab: Path | None, backend: str | None) -> None:
+    """Show each host's state; exit 1 unless every engine answers."""
+    from labgen.commands import show_status
+    from labgen.lab import open_lab
+
+    if not show_status(open_lab(lab), backend):
+        raise click.exceptions.Exit(1)
+
+
+@cli.command()
+@LAB_ARGUMENT
+@BACKEND_OPTION
+@click.option(
+    "--mode",
+    type=click.Choice(["auto", "solve", "grade"]),
+    default="auto",
+    show_default=True,
+    help="solve: replay the tutorial's steps; grade: inspect a student's lab, changing "
+    "nothing; auto: solve a fresh lab, grade one where the registry exists.",
+)
+@TIMEOUT_OPTION
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
+@click.option(
+    "--junit", type=click.Path(path_type=Path, dir_okay=False), help="Also write JUnit XML here."
+)
+def check(
+    lab: Path | None,
+    backend: str | None,
+    mode: str,
+    timeout: float,
+    as_json: bool,
+    junit: Path | None,
+) -> None:
+    """Check the live lab: every step (solve) or goal (grade); exit 0 only if all hold."""
+    from labgen.commands import check_lab
+    from labgen.lab import open_lab
+
+    if not check_lab(open_lab(lab), backend, mode, timeout, as_json, junit):
+        raise click.exceptions.Exit(1)
+
+
+@cli.command()
+@LAB_ARGUMENT
+@BACKEND_OPTION
+@click.option("--runtime", help="compose: run the nodes under this OCI runtime (machine-specific).")
+@click.option("--provider", help="vagrant: the provider to use (virtualbox, libvirt, ...).")
+@TIMEOUT_OPTION
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
+@click.option(
+    "--junit", type=click.Path(path_type=Path, dir_okay=False), help="Also write JUnit XML here."
+)
+@click.option("--keep", is_flag=True, help="Leave the lab up afterwards.")
+def run(
+    lab: Path | None,
+    backend: str | None,
+    runtime: str | None,
+    provider: str | None,
+    timeout: float,
+    as_json: bool,
+    junit: Path | None,
+    keep: bool,
+) -> None:
+    """Up, check (solve), down: the whole tutorial replayed; the lab is taken down even on failure."""
+    from labgen.commands import check_lab, down_lab, up_lab
+    from labgen.lab import open_lab
+
+    opened = open_lab(lab)
+    try:
+        up_lab(opened, backend, runtime, provider)
+        ok = check_lab(opened, None, "solve", timeout, as_json, junit)
+    finally:
+        if not keep:
+            down_lab(opened, None)
+    if not ok:
+        raise click.exceptions.Exit(1)
+
+
 def main() -> None:
     """Entry point of the `labgen` console script and `python -m labgen`."""
     cli()

@@ -78,6 +78,10 @@ def load_spec(path: Path | None) -> tuple[LabSpec, list[str]]:
         raise SpecError(
             [f"{path}: cannot read the spec ({exc.strerror}); check the path"]
         ) from None
+    except UnicodeDecodeError as exc:
+        raise SpecError(
+            [f"{path}: byte {exc.start} is not UTF-8; save the spec as UTF-8 text"]
+        ) from None
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -131,7 +135,9 @@ def _with_defaults(
     for key in raw:
         if key not in defaults:
             known = ", ".join(defaults)
-            problems.add(f"{prefix}{key}", f"unknown field; use one of: {known}")
+            # A key is shown as it is only when it is a plain word: the path must stay one line.
+            shown = key if isinstance(key, str) and re.fullmatch(r"\w[\w.-]*", key) else _show(key)
+            problems.add(f"{prefix}{shown}", f"unknown field; use one of: {known}")
     return {key: raw.get(key, default) for key, default in defaults.items()}
 
 
@@ -169,7 +175,7 @@ def _mapping(
 
 def _subnet(value: object, problems: _Problems) -> IPv4Network | None:
     fix = "use an IPv4 network in CIDR form such as 192.168.56.0/24"
-    if not isinstance(value, str):
+    if not isinstance(value, str) or "/" not in value:
         problems.add("subnet", f"{_show(value)} is not valid; {fix}")
         return None
     try:
@@ -294,6 +300,13 @@ def _host(
     if data is None:
         return None
     name = _pattern(data["name"], f"{path}.name", rules.NAME_PATTERN, _NAME_FIX, problems)
+    if name in rules.RESERVED_HOST_NAMES:
+        problems.add(
+            f"{path}.name",
+            f"{name} is reserved (provision/{name}.sh is the shared provisioning script); "
+            "choose another name",
+        )
+        name = None
     role = _choice(data["role"], f"{path}.role", ROLES, problems)
     ip = _host_ip(data["ip"], f"{path}.ip", subnet, problems)
     if name is None or role is None or ip is None:

@@ -14,7 +14,8 @@ NAME_PATTERN = r"^[a-z]([a-z0-9-]{0,30}[a-z0-9])?$"
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 _DOMAIN_PART = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
 _DOMAIN = rf"{_DOMAIN_PART}(?:\.{_DOMAIN_PART})*(?::[0-9]+)?"
-_TAG = r"[\w][\w.-]{0,127}"
+# ASCII only, as in Docker (Go's \w): Python's \w would also match any Unicode letter.
+_TAG = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
 IMAGE_PATTERN = rf"^(?:{_DOMAIN}/)?{_COMPONENT}(?:/{_COMPONENT})*(?::{_TAG})?$"
 # Images pulled through Docker Hub (or its mirror): no registry host in the name.
 HUB_IMAGE_PATTERN = rf"^{_COMPONENT}(?:/{_COMPONENT})*(?::{_TAG})?$"
@@ -27,6 +28,10 @@ BOX_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*(?:/[A-Za-z0-9][A-Za-z0-9._-]*)?$"
 
 # A libvirt/QEMU CPU model name (`qemu64`, `Skylake-Client-IBRS`).
 CPU_MODEL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+
+# Host names that would collide with a file of the lab: provision/<host>.sh next to
+# the shared provision/node.sh.
+RESERVED_HOST_NAMES = ("node",)
 
 PORT_RANGE = (1, 65535)
 MEMORY_RANGE_MB = (256, 65536)

@@ -68,7 +68,10 @@ def spec_schema() -> dict[str, Any]:
                         "name": {
                             "type": "string",
                             "pattern": rules.NAME_PATTERN,
-                            "description": "Host name (DNS label), unique.",
+                            "not": {"enum": list(rules.RESERVED_HOST_NAMES)},
+                            "description": "Host name (DNS label), unique; not "
+                            + ", ".join(rules.RESERVED_HOST_NAMES)
+                            + ".",
                         },
                         "ip": {
                             "type": "string",

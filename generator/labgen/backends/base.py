@@ -1,0 +1,81 @@
+"""The small interface every backend implements, and what it returns."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    """One command run on a lab host."""
+
+    exit_code: int
+    stdout: str
+    stderr: str
+    duration: float
+    timed_out: bool = False
+
+    @property
+    def output(self) -> str:
+        return (self.stdout + ("\n" if self.stdout and self.stderr else "") + self.stderr).strip()
+
+
+@dataclass(frozen=True)
+class HostStatus:
+    host: str
+    state: str  # running, stopped, not created, ...
+    engine: bool  # the host's Docker engine answers
+
+
+class Backend(Protocol):
+    name: str
+
+    def up(self, progress: Progress) -> None:
+        """Create and start every host, and wait until each one's engine answers."""
+
+    def exec(self, host: str, command: str, timeout: float) -> ExecResult:
+        """Run a shell command on `host` as the lab's user; never raises on failure."""
+
+    def status(self) -> list[HostStatus]: ...
+
+    def down(self, progress: Progress) -> None:
+        """Stop and remove every host and what the backend created for them."""
+
+
+def run_process(argv: Sequence[str], timeout: float, cwd: Path | None = None) -> ExecResult:
+    """Run a local process with a timeout, keeping exit code, stdout and stderr."""
+    start = time.monotonic()
+    try:
+        done = subprocess.run(
+            list(argv),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=cwd,
+            check=False,
+            stdin=subprocess.DEVNULL,
+        )
+    except subprocess.TimeoutExpired as expired:
+        return ExecResult(
+            exit_code=124,
+            stdout=_text(expired.stdout),
+            stderr=_text(expired.stderr) + f"\nlabgen: timed out after {timeout:g} s",
+            duration=time.monotonic() - start,
+            timed_out=True,
+        )
+    except FileNotFoundError:
+        return ExecResult(127, "", f"{argv[0]}: command not found", time.monotonic() - start)
+    return ExecResult(done.returncode, done.stdout, done.stderr, time.monotonic() - start)
+
+
+def _text(data: bytes | str | None) -> str:
+    if data is None:
+        return ""
+    return data.decode(errors="replace") if isinstance(data, bytes) else data

@@ -1,0 +1,157 @@
+"""The compose backend: each lab host is a Docker-in-Docker node of the lab's compose project."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+from labgen.backends.base import ExecResult, HostStatus, Progress, run_process
+from labgen.errors import LabgenError
+from labgen.lab import Lab
+
+# A node is ready when its provisioning has finished and its engine answers.
+READY_COMMAND = "test -f /run/labgen/provisioned && docker info >/dev/null 2>&1"
+
+
+def runtime_override(lab: Lab, runtime: str) -> str:
+    """A compose override that runs every node under another OCI runtime.
+
+    Some machines cannot grant a privileged container every capability (e.g. no
+    CAP_SYS_RESOURCE in the bounding set); a runtime wrapper that drops it is
+    machine-specific, so it lives in this override, never in docker-compose.yml.
+    """
+    lines = [
+        "# Written by `labgen up --runtime`: machine-specific, not part of the lab.",
+        "services:",
+    ]
+    for host in lab.spec.hosts:
+        lines += [f"  {json.dumps(host.name)}:", f"    runtime: {json.dumps(runtime)}"]
+    return "\n".join(lines) + "\n"
+
+
+class ComposeBackend:
+    name = "compose"
+
+    def __init__(self, lab: Lab, extra_files: list[str], ready_timeout: float = 300.0) -> None:
+        self.lab = lab
+        self.files = ["docker-compose.yml", *extra_files]
+        self.ready_timeout = ready_timeout
+
+    def _compose(self, *args: str) -> list[str]:
+        argv = ["docker", "compose", "--project-directory", str(self.lab.path)]
+        for file in self.files:
+            argv += ["-f", str(self.lab.path / file)]
+        return [*argv, *args]
+
+    def preflight(self) -> None:
+        """Fail early, in one line with the fix, when the engine or compose is missing."""
+        if not (self.lab.path / "docker-compose.yml").exists():
+            raise LabgenError(
+                f"{self.lab.path}: no docker-compose.yml; re-create the lab with --backend compose or all"
+            )
+        docker = run_process(["docker", "version", "--format", "{{.Server.Version}}"], 20)
+        if docker.exit_code == 127:
+            raise LabgenError(
+                "the docker command is missing; install Docker (e.g. apt-get install docker.io)"
+            )
+        if docker.exit_code != 0:
+            host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+            raise LabgenError(
+                f"no Docker engine answers at {host}; start Docker, or run `sudo make demo` "
+                "for labgen's sandboxed engine"
+            )
+        if run_process(["docker", "compose", "version"], 20).exit_code != 0:
+            raise LabgenError(
+                "Docker Compose v2 (`docker compose`) is missing; install the docker-compose-plugin "
+                "package, or run `sudo sandbox/engine.sh deps`"
+            )
+
+    def up(self, progress: Progress) -> None:
+        self.preflight()
+        progress("starting the nodes (docker compose up; builds the node image if it is missing)")
+        started = run_process(self._compose("up", "-d", "--quiet-pull"), 1800)
+        if started.exit_code != 0:
+            raise LabgenError(f"docker compose up failed: {_last_line(started.output)}")
+        self._wait_ready(progress)
+
+    def _wait_ready(self, progress: Progress) -> None:
+        start = time.monotonic()
+        waiting = [host.name for host in self.lab.spec.hosts]
+        while waiting:
+            waiting = [h for h in waiting if self.exec(h, READY_COMMAND, 20).exit_code != 0]
+            elapsed = time.monotonic() - start
+            states = _service_states(
+                run_process(self._compose("ps", "--all", "--format", "json"), 30).stdout
+            )
+            for host in waiting:
+                if states.get(host) in ("exited", "dead"):
+                    logs = run_process(self._compose("logs", "--tail", "5", host), 30).output
+                    raise LabgenError(
+                        f"{host} stopped while provisioning (last log: {_last_line(logs)}); "
+                        f"see `docker compose logs {host}` in {self.lab.path}"
+                    )
+            if not waiting:
+                progress(f"every node's engine answers ({elapsed:.0f} s)")
+                return
+            if elapsed > self.ready_timeout:
+                host = waiting[0]
+                logs = run_process(self._compose("logs", "--tail", "5", host), 30).output
+                raise LabgenError(
+                    f"{host} was not ready after {elapsed:.0f} s (last log: {_last_line(logs)}); "
+                    f"see `docker compose logs {host}` in {self.lab.path}"
+                )
+            progress(f"waiting for {', '.join(waiting)} to finish provisioning ({elapsed:.0f} s)")
+            time.sleep(2)
+
+    def exec(self, host: str, command: str, timeout: float) -> ExecResult:
+        return run_process(self._compose("exec", "-T", host, "sh", "-c", command), timeout)
+
+    def status(self) -> list[HostStatus]:
+        listed = run_process(self._compose("ps", "--all", "--format", "json"), 30)
+        states = _service_states(listed.stdout)
+        result = []
+        for host in self.lab.spec.hosts:
+            state = states.get(host.name, "not created")
+            engine = (
+                state == "running"
+                and self.exec(host.name, "docker info >/dev/null 2>&1", 20).exit_code == 0
+            )
+            result.append(HostStatus(host=host.name, state=state, engine=engine))
+        return result
+
+    def down(self, progress: Progress) -> None:
+        progress("removing the nodes and their volumes (docker compose down)")
+        done = run_process(
+            self._compose("down", "--volumes", "--remove-orphans", "--timeout", "20"), 300
+        )
+        if done.exit_code != 0:
+            raise LabgenError(f"docker compose down failed: {_last_line(done.output)}")
+
+
+def _service_states(text: str) -> dict[str, str]:
+    """`docker compose ps --format json` prints one JSON object per line (or one list, before v2.21)."""
+    text = text.strip()
+    if not text:
+        return {}
+    items = (
+        json.loads(text)
+        if text.startswith("[")
+        else [json.loads(line) for line in text.splitlines()]
+    )
+    return {item["Service"]: item["State"] for item in items}
+
+
+def _last_line(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else "(no output)"
+
+
+def write_override(lab: Lab, runtime: str) -> str:
+    """Write the runtime override into the lab's state folder; returns its path relative to the lab."""
+    relative = Path(".labgen") / "compose.runtime.yml"
+    target = lab.path / relative
+    target.parent.mkdir(exist_ok=True)
+    target.write_text(runtime_override(lab, runtime), encoding="utf-8")
+    return str(relative)

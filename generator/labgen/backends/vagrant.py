@@ -1,0 +1,104 @@
+"""The vagrant backend: each lab host is a VM of the lab's Vagrantfile.
+
+Lifecycle (up, status, destroy) goes through python-vagrant. Commands on a host run
+as `vagrant ssh HOST -c CMD` in a subprocess instead, because python-vagrant's
+ssh() returns stdout only and, on some versions, swallows a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import subprocess
+from collections.abc import Iterator
+from typing import Any
+
+from labgen.backends.base import ExecResult, HostStatus, Progress, run_process
+from labgen.errors import LabgenError
+from labgen.lab import Lab
+
+# `vagrant up` prints "==> registry: Booting VM..."; these lines name machine and stage.
+STAGE_LINE = re.compile(r"^==> (?P<host>[\w.-]+): (?P<stage>.+)$")
+READY_COMMAND = "test -f /run/labgen/provisioned && docker info >/dev/null 2>&1"
+
+
+class VagrantBackend:
+    name = "vagrant"
+
+    def __init__(self, lab: Lab, provider: str | None) -> None:
+        self.lab = lab
+        self.provider = provider
+
+    def _vagrant(self) -> Any:
+        import vagrant  # python-vagrant; imported here so that other commands start without it
+
+        # stderr joins stdout, so that a failure's message shows in the streamed tail.
+        return vagrant.Vagrant(root=str(self.lab.path), err_cm=_stderr_to_stdout)  # type: ignore[no-untyped-call]
+
+    def preflight(self) -> None:
+        if not (self.lab.path / "Vagrantfile").exists():
+            raise LabgenError(
+                f"{self.lab.path}: no Vagrantfile; re-create the lab with --backend vagrant or all"
+            )
+        if run_process(["vagrant", "--version"], 60).exit_code != 0:
+            raise LabgenError(
+                "vagrant is missing; install Vagrant and a provider (see `labgen doctor`)"
+            )
+
+    def up(self, progress: Progress) -> None:
+        self.preflight()
+        names = ", ".join(h.name for h in self.lab.spec.hosts)
+        progress(f"vagrant up ({names}); VMs take minutes")
+        tail: list[str] = []
+        try:
+            for raw in self._vagrant().up(provider=self.provider, stream_output=True):
+                line = raw.rstrip()
+                tail = [*tail[-14:], line]
+                match = STAGE_LINE.match(line)
+                if match:
+                    progress(f"{match['host']}: {match['stage']}")
+        except subprocess.CalledProcessError as failed:
+            shown = "\n".join(f"    | {line}" for line in tail)
+            raise LabgenError(
+                f"vagrant up failed (exit {failed.returncode}); its last lines:\n{shown}\n"
+                "fix the cause, then `vagrant provision` (or `labgen down` and up again)"
+            ) from None
+        for host in self.lab.spec.hosts:
+            if self.exec(host.name, READY_COMMAND, 120).exit_code != 0:
+                raise LabgenError(
+                    f"{host.name}: Docker does not answer after provisioning; "
+                    f"run `vagrant provision {host.name}` and read its output"
+                )
+        progress("every VM's engine answers")
+
+    def exec(self, host: str, command: str, timeout: float) -> ExecResult:
+        # `-- -q` keeps ssh's own banner lines out of the command's stderr.
+        return run_process(
+            ["vagrant", "ssh", host, "-c", command, "--", "-q"], timeout, cwd=self.lab.path
+        )
+
+    def status(self) -> list[HostStatus]:
+        states = {s.name: s.state for s in self._vagrant().status()}
+        result = []
+        for host in self.lab.spec.hosts:
+            state = states.get(host.name, "not created")
+            engine = (
+                state == "running"
+                and self.exec(host.name, "docker info >/dev/null 2>&1", 60).exit_code == 0
+            )
+            result.append(HostStatus(host=host.name, state=state, engine=engine))
+        return result
+
+    def down(self, progress: Progress) -> None:
+        progress("vagrant destroy -f")
+        try:
+            self._vagrant().destroy()
+        except subprocess.CalledProcessError as failed:
+            raise LabgenError(
+                f"vagrant destroy failed (exit {failed.returncode}); run `vagrant destroy -f` in {self.lab.path}"
+            ) from None
+
+
+@contextlib.contextmanager
+def _stderr_to_stdout() -> Iterator[int]:
+    yield subprocess.STDOUT

@@ -1,0 +1,83 @@
+"""Print a CheckReport: text for people, JSON and JUnit XML for machines."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from xml.etree import ElementTree
+
+from labgen.check.results import CheckReport, CheckResult
+
+LABELS = {
+    "pass": "PASS",
+    "expected-failure": "FAILED AS THE POST SAYS",
+    "deviation": "DEVIATION (documented)",
+    "fail": "FAIL",
+    "skipped": "SKIPPED",
+}
+
+
+def result_line(result: CheckResult) -> str:
+    """One result as the text report shows it, with indented detail lines."""
+    head = f"{LABELS[result.status]:<24} {result.id} on {result.host} ({result.duration:.1f} s)"
+    lines = [head]
+    if result.status in ("expected-failure", "deviation", "fail") and result.excerpt:
+        lines += [f"    | {line}" for line in result.excerpt.splitlines()]
+    if result.detail and result.status != "skipped":
+        lines.append(f"    {result.detail}")
+    return "\n".join(lines)
+
+
+def summary_line(report: CheckReport) -> str:
+    counts = [
+        f"{report.count('pass')} passed",
+        f"{report.count('expected-failure')} expected failures seen",
+        f"{report.count('deviation')} documented deviations",
+        f"{report.count('fail')} failed",
+    ]
+    if report.count("skipped"):
+        counts.append(f"{report.count('skipped')} skipped")
+    verdict = "OK" if report.ok else "NOT OK"
+    return f"{verdict}: {report.lab} ({report.mode}, {report.backend}): {', '.join(counts)} in {report.duration:.1f} s"
+
+
+def to_json(report: CheckReport) -> str:
+    data = {
+        "lab": report.lab,
+        "mode": report.mode,
+        "backend": report.backend,
+        "ok": report.ok,
+        "duration": round(report.duration, 3),
+        "results": [{**asdict(r), "duration": round(r.duration, 3)} for r in report.results],
+    }
+    return json.dumps(data, indent=2, ensure_ascii=False)
+
+
+def to_junit(report: CheckReport) -> str:
+    suite = ElementTree.Element(
+        "testsuite",
+        name=f"labgen.{report.lab}.{report.mode}",
+        tests=str(len(report.results)),
+        failures=str(report.count("fail")),
+        skipped=str(report.count("skipped")),
+        time=f"{report.duration:.3f}",
+    )
+    for number, result in enumerate(report.results, start=1):
+        case = ElementTree.SubElement(
+            suite,
+            "testcase",
+            classname=f"{report.lab}.{report.backend}",
+            name=f"{number:02d} {result.id} [{result.host}]",
+            time=f"{result.duration:.3f}",
+        )
+        if result.status == "fail":
+            failure = ElementTree.SubElement(case, "failure", message=result.detail)
+            failure.text = result.excerpt
+        elif result.status == "skipped":
+            ElementTree.SubElement(case, "skipped", message=result.detail)
+        out = ElementTree.SubElement(case, "system-out")
+        out.text = (
+            f"{LABELS[result.status]}: {result.command}\n{result.detail}\n{result.excerpt}".strip()
+        )
+    ElementTree.indent(suite)
+    return ElementTree.tostring(suite, encoding="unicode", xml_declaration=True) + "\n"

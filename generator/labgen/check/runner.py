@@ -1,0 +1,180 @@
+"""Run the scenario against a live lab through a backend, and judge every outcome."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Literal
+
+from labgen.backends.base import Backend, ExecResult
+from labgen.check.results import CheckReport, CheckResult, Status
+from labgen.steps.scenario import Goal, Outcome, Scenario, Step
+
+Mode = Literal["solve", "grade", "auto"]
+# Called before each step or goal runs, with its id and host (progress, tests' fault hooks).
+OnStart = Callable[[str, str, int, int], None]
+# Called with each finished result.
+OnResult = Callable[[CheckResult], None]
+
+RETRY_PAUSE_S = 2.0
+EXCERPT_LINES = 6
+EXCERPT_CHARS = 600
+
+
+def choose_mode(backend: Backend, registry_host: str, timeout: float) -> Literal["solve", "grade"]:
+    """A lab where nobody has started the registry yet is fresh: replay the steps; else grade."""
+    probe = backend.exec(
+        registry_host, "docker container inspect registry >/dev/null 2>&1", timeout
+    )
+    return "grade" if probe.exit_code == 0 else "solve"
+
+
+def solve(
+    backend: Backend,
+    scenario: Scenario,
+    lab: str,
+    timeout: float,
+    on_start: OnStart,
+    on_result: OnResult,
+) -> CheckReport:
+    """Replay every step in order; after the first failure the rest are skipped (they build on it)."""
+    report = CheckReport(lab=lab, mode="solve", backend=backend.name)
+    start = time.monotonic()
+    runs = [(step, host.name) for step in scenario.steps for host in step.hosts]
+    failed = False
+    for index, (step, host) in enumerate(runs, start=1):
+        if failed:
+            result = CheckResult(
+                step.id,
+                host,
+                step.title.en,
+                step.run,
+                "skipped",
+                0.0,
+                _claim(step.post),
+                detail="an earlier step failed",
+            )
+        else:
+            on_start(step.id, host, index, len(runs))
+            result = _run_step(backend, step, host, timeout)
+            failed = result.status == "fail"
+        report.results.append(result)
+        on_result(result)
+    report.duration = time.monotonic() - start
+    return report
+
+
+def grade(
+    backend: Backend,
+    scenario: Scenario,
+    lab: str,
+    timeout: float,
+    on_start: OnStart,
+    on_result: OnResult,
+) -> CheckReport:
+    """Check every goal on every host it concerns. Goals only read state; nothing is changed."""
+    report = CheckReport(lab=lab, mode="grade", backend=backend.name)
+    start = time.monotonic()
+    runs = [(goal, host.name) for goal in scenario.goals for host in goal.hosts]
+    for index, (goal, host) in enumerate(runs, start=1):
+        on_start(goal.id, host, index, len(runs))
+        result = _run_goal(backend, goal, host, timeout)
+        report.results.append(result)
+        on_result(result)
+    report.duration = time.monotonic() - start
+    return report
+
+
+def _run_step(backend: Backend, step: Step, host: str, timeout: float) -> CheckResult:
+    attempts = 0
+    while True:
+        attempts += 1
+        executed = backend.exec(host, step.run, timeout)
+        status, detail = _judge(step, executed)
+        if status != "fail" or attempts >= step.retries or executed.timed_out:
+            break
+        time.sleep(RETRY_PAUSE_S)
+    focus = (
+        step.post.error if not step.post.ok else (step.real.outcome.error if step.real else None)
+    )
+    return CheckResult(
+        id=step.id,
+        host=host,
+        title=step.title.en,
+        command=step.run,
+        status=status,
+        duration=executed.duration,
+        expected=_claim(step.post),
+        detail=detail,
+        exit_code=executed.exit_code,
+        excerpt=excerpt(executed.output, focus),
+        attempts=attempts,
+    )
+
+
+def _judge(step: Step, executed: ExecResult) -> tuple[Status, str]:
+    """pass / expected-failure when the post's claim holds, deviation when the documented
+    real behaviour shows instead, fail otherwise (with the reason)."""
+    if executed.timed_out:
+        return (
+            "fail",
+            f"no answer within {executed.duration:.0f} s (per-step timeout); is the host or registry down?",
+        )
+    if _matches(step.post, executed, step.stdout_lacks):
+        return ("pass" if step.post.ok else "expected-failure"), ""
+    if step.real and _matches(step.real.outcome, executed, step.stdout_lacks):
+        return (
+            "deviation",
+            f"the post claims {_claim(step.post)}; real Docker: {_claim(step.real.outcome)}. {step.real.why.en}",
+        )
+    if step.stdout_lacks and step.stdout_lacks in executed.stdout:
+        return "fail", f"the output still shows {step.stdout_lacks.strip()!r}"
+    if executed.exit_code == 0:
+        return "fail", f"it succeeded, but the post claims {_claim(step.post)}"
+    return "fail", f"exit code {executed.exit_code}; expected {_claim(step.post)}"
+
+
+def _matches(outcome: Outcome, executed: ExecResult, stdout_lacks: str | None) -> bool:
+    if outcome.ok:
+        return executed.exit_code == 0 and not (stdout_lacks and stdout_lacks in executed.stdout)
+    return (
+        executed.exit_code != 0 and outcome.error is not None and outcome.error in executed.output
+    )
+
+
+def _run_goal(backend: Backend, goal: Goal, host: str, timeout: float) -> CheckResult:
+    executed = backend.exec(host, goal.run, timeout)
+    if executed.exit_code == 0:
+        status: Status = "pass"
+        detail = ""
+    elif executed.timed_out:
+        status, detail = "fail", f"no answer within {executed.duration:.0f} s; is the host down?"
+    else:
+        status, detail = "fail", f"not yet: {goal.hint.en}"
+    return CheckResult(
+        id=goal.id,
+        host=host,
+        title=goal.title.en,
+        command=goal.run,
+        status=status,
+        duration=executed.duration,
+        expected="holds",
+        detail=detail,
+        exit_code=executed.exit_code,
+        excerpt="" if status == "pass" else excerpt(executed.output, None),
+    )
+
+
+def _claim(outcome: Outcome) -> str:
+    return "success" if outcome.ok else f"failure with {outcome.error!r}"
+
+
+def excerpt(output: str, focus: str | None) -> str:
+    """The lines that matter: those around `focus` if it shows, else the last few."""
+    lines = [line.rstrip() for line in output.splitlines() if line.strip()]
+    if focus:
+        hits = [i for i, line in enumerate(lines) if focus in line]
+        if hits:
+            lines = lines[max(0, hits[0] - 1) : hits[0] + 2]
+    text = "\n".join(lines[-EXCERPT_LINES:])
+    return text if len(text) <= EXCERPT_CHARS else "..." + text[-EXCERPT_CHARS:]
