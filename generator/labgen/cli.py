@@ -51,11 +51,21 @@ def cli() -> None:
     "--force", is_flag=True, help="Replace an existing lab folder (its .vagrant state is kept)."
 )
 @click.option("--dry-run", is_flag=True, help="Show what would be written; write nothing.")
-def create(spec: Path | None, out: Path | None, backend: str, force: bool, dry_run: bool) -> None:
+@click.option(
+    "--mirror", help="Registry mirror for Docker Hub names (overrides the spec's `mirror`)."
+)
+def create(
+    spec: Path | None,
+    out: Path | None,
+    backend: str,
+    force: bool,
+    dry_run: bool,
+    mirror: str | None,
+) -> None:
     """Render a lab folder from SPEC (YAML; default: the tutorial's two-host lab)."""
     from labgen.commands import create_lab
 
-    create_lab(spec, out, backend, force=force, dry_run=dry_run)
+    create_lab(spec, out, backend, mirror=mirror, force=force, dry_run=dry_run)
 
 
 @cli.command()
@@ -93,8 +103,8 @@ TIMEOUT_OPTION = click.option(
 @click.option("--provider", help="vagrant: the provider to use (virtualbox, libvirt, ...).")
 def up(lab: Path | None, backend: str | None, runtime: str | None, provider: str | None) -> None:
     """Bring up the lab in LAB (default: the only lab under labs/)."""
-    from labgen.commands import up_lab
     from labgen.lab import open_lab
+    from labgen.live import up_lab
 
     up_lab(open_lab(lab), backend, runtime, provider)
 
@@ -104,8 +114,8 @@ def up(lab: Path | None, backend: str | None, runtime: str | None, provider: str
 @BACKEND_OPTION
 def down(lab: Path | None, backend: str | None) -> None:
     """Take the lab down and remove its hosts."""
-    from labgen.commands import down_lab
     from labgen.lab import open_lab
+    from labgen.live import down_lab
 
     down_lab(open_lab(lab), backend)
 
@@ -115,8 +125,8 @@ def down(lab: Path | None, backend: str | None) -> None:
 @BACKEND_OPTION
 def status(lab: Path | None, backend: str | None) -> None:
     """Show each host's state; exit 1 unless every engine answers."""
-    from labgen.commands import show_status
     from labgen.lab import open_lab
+    from labgen.live import show_status
 
     if not show_status(open_lab(lab), backend):
         raise click.exceptions.Exit(1)
@@ -147,8 +157,8 @@ def check(
     junit: Path | None,
 ) -> None:
     """Check the live lab: every step (solve) or goal (grade); exit 0 only if all hold."""
-    from labgen.commands import check_lab
     from labgen.lab import open_lab
+    from labgen.live import check_lab
 
     if not check_lab(open_lab(lab), backend, mode, timeout, as_json, junit):
         raise click.exceptions.Exit(1)
@@ -176,8 +186,8 @@ def run(
     keep: bool,
 ) -> None:
     """Up, check (solve), down: the whole tutorial replayed; the lab is taken down even on failure."""
-    from labgen.commands import check_lab, down_lab, up_lab
     from labgen.lab import open_lab
+    from labgen.live import check_lab, down_lab, up_lab
 
     opened = open_lab(lab)
     try:

@@ -149,7 +149,11 @@ def _step_context(step: Step) -> dict[str, Any]:
 
 def _lab_yaml(spec: LabSpec) -> str:
     body = yaml.safe_dump(spec_to_data(spec), sort_keys=False, allow_unicode=True)
-    return f"# {HEADER}\n# The spec this lab was made from; labgen up/check/down read it.\n{body}"
+    return (
+        "# The spec this lab was made from; labgen up/check/down read it.\n"
+        "# To change the lab, edit it and run `labgen create THIS_FILE --out THIS_FOLDER --force`.\n"
+        f"{body}"
+    )
 
 
 def _node_files() -> list[PlannedFile]:

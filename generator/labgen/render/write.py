@@ -48,6 +48,7 @@ def write_lab(files: list[PlannedFile], out: Path, *, force: bool) -> list[Writt
     if out.exists() and not out.is_dir():
         raise UsageError(f"{out} exists and is not a folder; remove it or choose another --out")
     report = compare(files, out)
+    out = out.resolve()  # renames need a real name, also for `--out .`
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:

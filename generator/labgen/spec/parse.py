@@ -68,10 +68,13 @@ class _Problems:
         self.lines.append(f"{path}: {message}")
 
 
-def load_spec(path: Path | None) -> tuple[LabSpec, list[str]]:
-    """Read a spec file (None = the tutorial's default lab). Returns the spec and warnings."""
+def load_spec(
+    path: Path | None, overrides: Mapping[str, Any] | None = None
+) -> tuple[LabSpec, list[str]]:
+    """Read a spec file (None = the tutorial's default lab), with top-level fields replaced
+    by `overrides` (from the command line). Returns the spec and warnings."""
     if path is None:
-        return parse_spec({})
+        return parse_spec(dict(overrides or {}))
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -89,7 +92,11 @@ def load_spec(path: Path | None) -> tuple[LabSpec, list[str]]:
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or "invalid YAML"
         raise SpecError([f"{path}: {problem}{where}; fix the YAML syntax"]) from None
-    return parse_spec({} if raw is None else raw)
+    if raw is None:
+        raw = {}
+    if overrides and isinstance(raw, Mapping):
+        raw = {**raw, **overrides}
+    return parse_spec(raw)
 
 
 def parse_spec(raw: object) -> tuple[LabSpec, list[str]]:

@@ -1,0 +1,116 @@
+"""The live-lab commands (up, down, status, check): plain functions that print short reports."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import click
+
+from labgen.backends.base import Backend
+from labgen.check.results import CheckResult
+from labgen.errors import UsageError
+from labgen.lab import Lab, LabState
+
+
+class Progress:
+    """Progress lines on stderr, each with the time since the command started."""
+
+    def __init__(self) -> None:
+        self.start = time.monotonic()
+
+    def __call__(self, message: str) -> None:
+        click.echo(f"[{time.monotonic() - self.start:6.1f}s] {message}", err=True)
+
+
+def make_backend(lab: Lab, backend: str | None) -> Backend:
+    """The backend `labgen up` used for this lab, or the one asked for, or the default."""
+    state = lab.read_state()
+    name = backend or (state.backend if state else None) or _default_backend(lab)
+    if name == "compose":
+        from labgen.backends.compose import ComposeBackend
+
+        extra = state.compose_files if state and state.backend == "compose" else []
+        return ComposeBackend(lab, extra)
+    from labgen.backends.vagrant import VagrantBackend
+
+    provider = state.vagrant_provider if state and state.backend == "vagrant" else None
+    return VagrantBackend(lab, provider)
+
+
+def _default_backend(lab: Lab) -> str:
+    return "compose" if (lab.path / "docker-compose.yml").exists() else "vagrant"
+
+
+def up_lab(lab: Lab, backend: str | None, runtime: str | None, provider: str | None) -> Backend:
+    name = backend or _default_backend(lab)
+    if runtime and name != "compose":
+        raise UsageError("--runtime applies to the compose backend only")
+    if provider and name != "vagrant":
+        raise UsageError("--provider applies to the vagrant backend only")
+    state = LabState(backend=name, vagrant_provider=provider)
+    if runtime:
+        from labgen.backends.compose import write_override
+
+        state.compose_files = [write_override(lab, runtime)]
+    lab.write_state(state)
+    chosen = make_backend(lab, name)
+    progress = Progress()
+    progress(f"bringing up lab {lab.spec.name} in {lab.path} ({name} backend)")
+    chosen.up(progress)
+    progress("lab is up")
+    return chosen
+
+
+def down_lab(lab: Lab, backend: str | None) -> None:
+    chosen = make_backend(lab, backend)
+    progress = Progress()
+    chosen.down(progress)
+    lab.clear_state()
+    progress(f"lab {lab.spec.name} is down")
+
+
+def show_status(lab: Lab, backend: str | None) -> bool:
+    chosen = make_backend(lab, backend)
+    statuses = chosen.status()
+    for item in statuses:
+        engine = "engine answers" if item.engine else "engine does not answer"
+        click.echo(f"{item.host:<16} {item.state:<12} {engine}")
+    return all(item.engine for item in statuses)
+
+
+def check_lab(
+    lab: Lab,
+    backend: str | None,
+    mode: str,
+    timeout: float,
+    as_json: bool,
+    junit: Path | None,
+) -> bool:
+    from labgen.check import report as render
+    from labgen.check import runner
+    from labgen.steps.scenario import load_scenario
+
+    chosen = make_backend(lab, backend)
+    scenario = load_scenario(lab.spec)
+    progress = Progress()
+    if mode == "auto":
+        mode = runner.choose_mode(chosen, lab.spec.registry_host.name, timeout)
+    progress(f"checking lab {lab.spec.name} ({mode} mode, {chosen.name} backend)")
+
+    def on_start(item: str, host: str, index: int, total: int) -> None:
+        progress(f"[{index}/{total}] {item} on {host} ...")
+
+    def on_result(result: CheckResult) -> None:
+        if not as_json:
+            click.echo(render.result_line(result))
+
+    check = runner.solve if mode == "solve" else runner.grade
+    report = check(chosen, scenario, lab.spec.name, timeout, on_start, on_result)
+    if as_json:
+        click.echo(render.to_json(report))
+    else:
+        click.echo(render.summary_line(report))
+    if junit:
+        junit.write_text(render.to_junit(report), encoding="utf-8")
+    return report.ok
