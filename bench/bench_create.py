@@ -1,0 +1,127 @@
+"""How long `labgen create` takes, as a whole process, next to a floor and a peer.
+
+    .venv/bin/python bench/bench_create.py [--runs N]     (or: make bench)
+
+Medians over N runs (default 15), interleaved, after one warm-up run each, of:
+
+  (a) floor:        python -c "import click, yaml, jinja2"
+  (b) labgen:       labgen create --out TMP --force          (the venv's console script)
+  (c) cookiecutter: cookiecutter --no-input TEMPLATE -o TMP -f
+                    (a template made on the fly holding the same 12 files, two variables)
+
+Targets: b/a <= 2.0 (labgen costs at most its imports again) and b/c <= 0.75 (faster
+than the generic tool). Prints PASS/MISS per target; always exits 0: it is a report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+TARGET_FLOOR = 2.0
+TARGET_COOKIECUTTER = 0.75
+
+
+def script(name: str) -> str:
+    """A console script of this interpreter's environment (the venv), else from PATH."""
+    here = Path(sys.executable).parent / name
+    found = str(here) if here.exists() else shutil.which(name)
+    if found is None:
+        sys.exit(f"bench: `{name}` is not installed; run `make` (pip install -e '.[dev]') first")
+    return found
+
+
+def cookiecutter_template(root: Path) -> Path:
+    """A cookiecutter template rendering the default lab's files, with two variables."""
+    from labgen.render.plan import plan_lab
+    from labgen.spec.parse import parse_spec
+
+    template = root / "template"
+    variables = {"lab_name": "registry-lab", "registry_ip": "192.168.56.101"}
+    (template / "{{cookiecutter.lab_name}}").mkdir(parents=True)
+    (template / "cookiecutter.json").write_text(json.dumps(variables))
+    for file in plan_lab(parse_spec({})[0]):
+        text = file.content
+        # The files hold `{{ }}` of their own (Go templates, jq): keep them raw, and let
+        # cookiecutter substitute only the two variables.
+        for name, value in variables.items():
+            text = text.replace(value, f"{{% endraw %}}{{{{cookiecutter.{name}}}}}{{% raw %}}")
+        target = template / "{{cookiecutter.lab_name}}" / file.path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(f"{{% raw %}}{text}{{% endraw %}}")
+        target.chmod(0o755 if file.executable else 0o644)
+    return template
+
+
+def tree(folder: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()
+    }
+
+
+def timed(command: list[str], env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, env=env)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=15, help="runs per command (default 15)")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="labgen-bench-") as tmp:
+        root = Path(tmp)
+        config = root / "cookiecutter.yaml"
+        config.write_text(
+            f"cookiecutters_dir: {root / 'cc-cache'}\nreplay_dir: {root / 'cc-replay'}\n"
+        )
+        env = {**os.environ, "COOKIECUTTER_CONFIG": str(config)}
+        template = cookiecutter_template(root)
+        commands = {
+            "floor": [sys.executable, "-c", "import click, yaml, jinja2"],
+            "labgen": [script("labgen"), "create", "--out", str(root / "lab"), "--force"],
+            "cookiecutter": [
+                script("cookiecutter"),
+                "--no-input",
+                str(template),
+                "-o",
+                str(root / "cc-out"),
+                "-f",
+            ],
+        }
+        for command in commands.values():  # warm-up: page cache, .pyc files
+            timed(command, env)
+        if tree(root / "cc-out" / "registry-lab") != tree(root / "lab"):
+            sys.exit("bench: cookiecutter's folder differs from labgen's; not a fair comparison")
+        samples: dict[str, list[float]] = {name: [] for name in commands}
+        for _ in range(args.runs):
+            for name, command in commands.items():
+                samples[name].append(timed(command, env))
+
+    median = {name: statistics.median(times) for name, times in samples.items()}
+    print(
+        f"labgen create, whole process, median of {args.runs} runs (python {sys.version.split()[0]})"
+    )
+    for name, value in median.items():
+        spread = f"min {min(samples[name]) * 1000:.0f} / max {max(samples[name]) * 1000:.0f}"
+        print(f"  {name:13} {value * 1000:7.1f} ms   ({spread} ms)")
+    ratios = [
+        ("labgen / floor", median["labgen"] / median["floor"], TARGET_FLOOR),
+        ("labgen / cookiecutter", median["labgen"] / median["cookiecutter"], TARGET_COOKIECUTTER),
+    ]
+    for label, ratio, target in ratios:
+        verdict = "PASS" if ratio <= target else "MISS"
+        print(f"  {label:22} {ratio:5.2f}x  (target <= {target}x)  {verdict}")
+
+
+if __name__ == "__main__":
+    main()

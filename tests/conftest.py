@@ -1,0 +1,89 @@
+"""Shared fixtures of labgen's tests: paths, spec files, rendering, and external tools."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SEED_NAME = "private-registry-tutorial-part1.zh.md"
+# Where the tutorial the lab reproduces lives: beside the repo in the shared workspace.
+SEED_DIRS = (Path("/work/shared/seed"), REPO_ROOT.parent / "shared" / "seed")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-golden",
+        action="store_true",
+        default=False,
+        help="rewrite tests/golden/*/expected/ from the current templates instead of comparing",
+    )
+
+
+@pytest.fixture
+def update_golden(request: pytest.FixtureRequest) -> bool:
+    return bool(request.config.getoption("--update-golden"))
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO_ROOT
+
+
+@pytest.fixture(scope="session")
+def seed_post() -> str:
+    """The tutorial's text (Chinese blog post), or skip when this checkout has no shared seed."""
+    for folder in SEED_DIRS:
+        post = folder / SEED_NAME
+        if post.is_file():
+            return post.read_text(encoding="utf-8")
+    pytest.skip(
+        f"the tutorial {SEED_NAME} is not in {' or '.join(map(str, SEED_DIRS))}; "
+        "these tests compare the scenario with the post's own text"
+    )
+
+
+@pytest.fixture
+def spec_file(tmp_path: Path) -> Callable[[Any], Path]:
+    """Write a spec (data → YAML, or text as it is) to a file and return its path."""
+    counter = iter(range(1_000_000))
+
+    def write(content: Any) -> Path:
+        path = tmp_path / f"spec-{next(counter)}.yaml"
+        text = content if isinstance(content, str) else yaml.safe_dump(content, sort_keys=False)
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    return write
+
+
+def tool_or_skip(name: str) -> str:
+    """The path of an external tool. Missing: skip locally, fail under CI (CI installs all)."""
+    path = shutil.which(name)
+    if path is None:
+        missing(f"`{name}` is not installed")
+    return str(path)
+
+
+def missing(reason: str) -> None:
+    """Skip locally, but fail when the CI env var is set: CI must run every tool check."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason}, and CI is set: CI must install it")
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def require_tool() -> Callable[[str], str]:
+    return tool_or_skip
+
+
+@pytest.fixture
+def require() -> Callable[[str], None]:
+    """`require(reason)`: skip locally / fail in CI, for prerequisites other than a binary."""
+    return missing
