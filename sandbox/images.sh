@@ -1,0 +1,270 @@
+#!/usr/bin/env bash
+# Offline images for the labgen sandbox engine (see engine.sh).
+# Usage: images.sh build [--force]   (DOCKER_HOST must point at the sandbox engine;
+#                                      taken from engine.sh env when unset)
+set -euo pipefail
+
+SELF=$(readlink -f "${BASH_SOURCE[0]}")
+HERE=$(dirname "$SELF")
+REPO=$(dirname "$HERE")
+NS=labgen-sbx
+HUB=127.0.0.1:5555
+CACHE=/var/cache/labgen
+IMG_CACHE=$CACHE/images
+SUITE=bookworm
+MIRROR=${LABGEN_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+SECURITY_MIRROR=${LABGEN_DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
+NODE_PKGS="docker.io iproute2 procps curl jq ca-certificates sudo"
+NODE_TEMPLATE=$REPO/templates/node
+# fixed mtime for files we generate, so contexts are identical run to run
+EPOCH=1700000000
+FORCE=0
+
+log() { printf '[images] %s\n' "$*" >&2; }
+die() { printf '[images] ERROR: %s\n' "$*" >&2; exit 1; }
+
+if [ -z "${DOCKER_HOST:-}" ]; then
+    eval "$("$HERE/engine.sh" env)"
+fi
+export DOCKER_HOST
+export DOCKER_BUILDKIT=0
+
+have_image() { [ "$FORCE" -eq 0 ] && docker image inspect "$1" >/dev/null 2>&1; }
+
+# docker build, quiet unless it fails (hides the legacy-builder banner)
+dbuild() {
+    local out
+    if ! out=$(docker build -q "$@" 2>&1); then
+        printf '%s\n' "$out" >&2
+        die "docker build $* failed"
+    fi
+}
+
+timed() {
+    local name=$1 t0=$SECONDS
+    shift
+    "$@"
+    log "TIMING $name: $((SECONDS - t0))s"
+}
+
+WORK=""
+cleanup() {
+    local m
+    if [ -n "$WORK" ] && [ -d "$WORK" ]; then
+        # never leave chroot mounts behind
+        for m in "$WORK/rootfs/proc" "$WORK/rootfs/dev/pts" "$WORK/rootfs/dev"; do
+            if mountpoint -q "$m" 2>/dev/null; then umount -l "$m" || true; fi
+        done
+        rm -rf "$WORK"
+    fi
+}
+trap cleanup EXIT
+WORK=$(mktemp -d /tmp/labgen-images.XXXXXX)
+
+fix_mtimes() { find "$1" -exec touch -h -d "@$EPOCH" {} +; }
+
+# ---------------------------------------------------------------- registry:2
+build_registry() {
+    if have_image registry:2; then log "registry:2 present"; return 0; fi
+    local ctx=$WORK/registry f
+    mkdir -p "$ctx/rootfs/bin" "$ctx/rootfs/etc/docker/registry" "$ctx/rootfs/var/lib/registry" "$ctx/rootfs/tmp"
+    cp /usr/bin/docker-registry "$ctx/rootfs/bin/registry"
+    # the shared libraries and loader it needs, at the paths ldd names
+    for f in $(ldd /usr/bin/docker-registry | awk '/=>/ && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}'); do
+        mkdir -p "$ctx/rootfs$(dirname "$f")"
+        cp -L "$f" "$ctx/rootfs$f"
+    done
+    chmod 1777 "$ctx/rootfs/tmp"
+    cat >"$ctx/rootfs/etc/docker/registry/config.yml" <<'YML'
+version: 0.1
+log:
+  fields:
+    service: registry
+storage:
+  cache:
+    blobdescriptor: inmemory
+  filesystem:
+    rootdirectory: /var/lib/registry
+http:
+  addr: :5000
+  headers:
+    X-Content-Type-Options: [nosniff]
+health:
+  storagedriver:
+    enabled: true
+    interval: 10s
+    threshold: 3
+YML
+    cat >"$ctx/Dockerfile" <<'DF'
+# Stand-in for Docker Hub's registry:2 (distribution v2.8.x), built offline
+# from Debian's docker-registry binary.
+FROM scratch
+COPY rootfs/ /
+VOLUME ["/var/lib/registry"]
+EXPOSE 5000
+ENTRYPOINT ["/bin/registry"]
+CMD ["serve", "/etc/docker/registry/config.yml"]
+DF
+    fix_mtimes "$ctx"
+    dbuild -t registry:2 "$ctx"
+    log "built registry:2 ($(/usr/bin/docker-registry --version))"
+}
+
+# ---------------------------------------------------------------- nginx:alpine
+build_nginx() {
+    if have_image nginx:alpine; then log "nginx:alpine present"; return 0; fi
+    local ctx=$WORK/nginx
+    mkdir -p "$ctx/bin" "$ctx/html"
+    cp "$(command -v busybox)" "$ctx/bin/busybox"
+    "$ctx/bin/busybox" --help >/dev/null 2>&1 || true
+    file_is_static=$(ldd "$ctx/bin/busybox" 2>&1 || true)
+    case "$file_is_static" in
+        *"not a dynamic"*|*"statically linked"*) ;;
+        *) die "busybox is not static (install busybox-static)" ;;
+    esac
+    cat >"$ctx/html/index.html" <<'HTML'
+<!DOCTYPE html>
+<html><head><title>Welcome to nginx!</title></head>
+<body><h1>Welcome to nginx!</h1><p>labgen offline stand-in (busybox httpd).</p></body></html>
+HTML
+    cat >"$ctx/docker-entrypoint.sh" <<'SH'
+#!/bin/sh
+# busybox httpd in the foreground; stop it cleanly on TERM/INT/QUIT
+mkdir -p /var/log/nginx
+httpd -f -p 80 -h /usr/share/nginx/html &
+pid=$!
+trap 'kill "$pid" 2>/dev/null; wait "$pid"; exit 0' TERM INT QUIT
+wait "$pid"
+SH
+    chmod 755 "$ctx/docker-entrypoint.sh"
+    cat >"$ctx/Dockerfile" <<'DF'
+# Stand-in for Docker Hub's nginx:alpine, built offline from busybox-static.
+FROM scratch
+COPY bin/busybox /bin/busybox
+RUN ["/bin/busybox", "--install", "-s", "/bin"]
+RUN mkdir -p /usr/sbin /usr/bin /tmp /etc /var/log/nginx && chmod 1777 /tmp \
+ && echo 'root:x:0:0:root:/root:/bin/sh' >/etc/passwd && echo 'root:x:0:' >/etc/group
+COPY html/ /usr/share/nginx/html/
+COPY docker-entrypoint.sh /docker-entrypoint.sh
+EXPOSE 80
+STOPSIGNAL SIGTERM
+CMD ["/docker-entrypoint.sh"]
+DF
+    fix_mtimes "$ctx"
+    dbuild -t nginx:alpine "$ctx"
+    log "built nginx:alpine ($(docker image inspect -f '{{len .RootFS.Layers}}' nginx:alpine) layers)"
+}
+
+# ---------------------------------------------------------------- labgen/node
+node_rootfs_tarball() {
+    local key
+    key=$(printf '%s|%s|%s|%s|v2' "$SUITE" minbase "$NODE_PKGS" "$(dpkg --print-architecture)" | sha256sum | cut -c1-16)
+    echo "$CACHE/node-rootfs-$SUITE-$key.tar.gz"
+}
+
+make_node_rootfs() {
+    local tarball=$1 root=$WORK/rootfs
+    command -v debootstrap >/dev/null || die "debootstrap missing: run engine.sh deps"
+    mkdir -p "$CACHE/debs"
+    log "debootstrap $SUITE minbase from $MIRROR (main namespace: package traffic)"
+    debootstrap --variant=minbase --cache-dir="$CACHE/debs" "$SUITE" "$root" "$MIRROR" \
+        >"$WORK/debootstrap.log" 2>&1 || { tail -n 30 "$WORK/debootstrap.log" >&2; die "debootstrap failed"; }
+    cat >"$root/etc/apt/sources.list" <<SRC
+deb $MIRROR $SUITE main
+deb $MIRROR $SUITE-updates main
+deb $SECURITY_MIRROR $SUITE-security main
+SRC
+    printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
+    chmod 755 "$root/usr/sbin/policy-rc.d"
+    cp /etc/resolv.conf "$root/etc/resolv.conf"
+    mount -t proc proc "$root/proc"
+    log "chroot apt-get install $NODE_PKGS"
+    # shellcheck disable=SC2086
+    chroot "$root" /bin/sh -c "export DEBIAN_FRONTEND=noninteractive LC_ALL=C; \
+        apt-get update -q && apt-get install -y -q --no-install-recommends $NODE_PKGS" \
+        >"$WORK/chroot-apt.log" 2>&1 || { umount -l "$root/proc"; tail -n 30 "$WORK/chroot-apt.log" >&2; die "chroot apt-get failed"; }
+    umount "$root/proc"
+    chroot "$root" apt-get clean
+    # This machine's bounding set lacks CAP_SYS_RESOURCE: raising a hard rlimit
+    # fails, and Debian's /etc/init.d/docker (set -e) aborts on `ulimit -n
+    # 1048576` and `ulimit -u|-p unlimited`. Neutralise those lines.
+    sed -i 's/^\([[:space:]]*\)ulimit -\([nup]\)/\1: ulimit -\2/' "$root/etc/init.d/docker"
+    rm -rf "$root/var/lib/apt/lists/"* "$root/usr/sbin/policy-rc.d" "$root/var/log/"*.log "$root/var/cache/apt/"*.bin
+    : >"$root/etc/resolv.conf"
+    echo labgen-node >"$root/etc/hostname"
+    mkdir -p "$CACHE"
+    tar --numeric-owner --xattrs -C "$root" -czf "$tarball.tmp" .
+    mv -f "$tarball.tmp" "$tarball"
+    # drop rootfs tarballs of other package lists
+    find "$CACHE" -maxdepth 1 -name "node-rootfs-$SUITE-*.tar.gz" ! -path "$tarball" -delete
+    rm -rf "$root"
+    log "cached $tarball ($(du -h "$tarball" | cut -f1))"
+}
+
+build_node() {
+    if have_image labgen/node:bookworm; then log "labgen/node:bookworm present"; return 0; fi
+    [ -f "$NODE_TEMPLATE/Dockerfile" ] || die "missing $NODE_TEMPLATE/Dockerfile"
+    local tarball
+    tarball=$(node_rootfs_tarball)
+    if [ "$FORCE" -eq 1 ] || ! docker image inspect labgen/node-base:bookworm >/dev/null 2>&1; then
+        if [ ! -s "$tarball" ]; then
+            timed "node rootfs (debootstrap + chroot apt)" make_node_rootfs "$tarball"
+        else
+            log "using cached $tarball"
+        fi
+        timed "docker import node-base" docker import \
+            -c 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+            -c 'CMD ["/bin/bash"]' \
+            "$tarball" labgen/node-base:bookworm >/dev/null
+    fi
+    dbuild --build-arg BASE=labgen/node-base:bookworm -t labgen/node:bookworm "$NODE_TEMPLATE"
+    log "built labgen/node:bookworm"
+}
+
+# ---------------------------------------------------------------- hub + tarballs
+publish() {
+    local img=$1 name=$2 file=$3 id stamp
+    mkdir -p "$IMG_CACHE"
+    id=$(docker image inspect -f '{{.Id}}' "$img")
+    stamp=$IMG_CACHE/.$name.id
+    if [ "$FORCE" -eq 1 ] || [ ! -s "$IMG_CACHE/$file" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$id" ]; then
+        docker save -o "$IMG_CACHE/$file.tmp" "$img"
+        mv -f "$IMG_CACHE/$file.tmp" "$IMG_CACHE/$file"
+        echo "$id" >"$stamp"
+        log "saved $IMG_CACHE/$file"
+    fi
+    # push to the local hub unless it already holds this image
+    local want have
+    want=$(skopeo inspect --raw "docker-archive:$IMG_CACHE/$file" 2>/dev/null | jq -r '.config.digest' || true)
+    have=$(ip netns exec "$NS" skopeo inspect --raw --tls-verify=false "docker://$HUB/library/$name" 2>/dev/null | jq -r '.config.digest' || true)
+    if [ "$FORCE" -eq 0 ] && [ -n "$want" ] && [ "$want" = "$have" ]; then
+        log "hub already has library/$name"
+        return 0
+    fi
+    ip netns exec "$NS" skopeo copy -q --dest-tls-verify=false \
+        "docker-archive:$IMG_CACHE/$file" "docker://$HUB/library/$name"
+    log "pushed library/$name to the hub"
+}
+
+push_all() {
+    ip netns list | awk '{print $1}' | grep -qx "$NS" || die "netns $NS missing: run engine.sh up"
+    publish registry:2 registry:2 registry-2.tar
+    publish nginx:alpine nginx:alpine nginx-alpine.tar
+}
+
+cmd_build() {
+    [ "$(id -u)" -eq 0 ] || die "must run as root"
+    [ "${1:-}" = --force ] && FORCE=1
+    docker info >/dev/null 2>&1 || die "no engine at $DOCKER_HOST: run engine.sh up"
+    local t0=$SECONDS
+    timed "registry:2" build_registry
+    timed "nginx:alpine" build_nginx
+    timed "labgen/node:bookworm" build_node
+    timed "hub push + tarballs" push_all
+    log "TIMING total: $((SECONDS - t0))s"
+}
+
+case "${1:-}" in
+    build) shift; cmd_build "$@" ;;
+    *) echo "usage: $0 build [--force]" >&2; exit 2 ;;
+esac
