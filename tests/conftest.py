@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -11,7 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from helpers import REPO_ROOT, missing, tool_or_skip
+
 SEED_NAME = "private-registry-tutorial-part1.zh.md"
 # Where the tutorial the lab reproduces lives: beside the repo in the shared workspace.
 SEED_DIRS = (Path("/work/shared/seed"), REPO_ROOT.parent / "shared" / "seed")
@@ -61,21 +60,6 @@ def spec_file(tmp_path: Path) -> Callable[[Any], Path]:
         return path
 
     return write
-
-
-def tool_or_skip(name: str) -> str:
-    """The path of an external tool. Missing: skip locally, fail under CI (CI installs all)."""
-    path = shutil.which(name)
-    if path is None:
-        missing(f"`{name}` is not installed")
-    return str(path)
-
-
-def missing(reason: str) -> None:
-    """Skip locally, but fail when the CI env var is set: CI must run every tool check."""
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason}, and CI is set: CI must install it")
-    pytest.skip(reason)
 
 
 @pytest.fixture

@@ -1,0 +1,203 @@
+"""The tutorial replayed end to end on a real dockerd, real registry and real docker pull/push.
+
+Each test creates a lab with the labgen CLI, brings it up on the sandboxed engine
+(runtime override: this machine's privileged containers need the labgen-runc
+wrapper), checks it, and takes it down again, also when an assertion fails.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from e2e_support import MIRROR, RUNTIME, labgen
+
+from labgen.backends.compose import ComposeBackend
+from labgen.check import runner
+from labgen.check.results import CheckResult
+from labgen.lab import open_lab
+from labgen.steps.scenario import load_scenario
+
+pytestmark = pytest.mark.e2e
+
+
+class LiveLab:
+    """A lab folder brought up with `labgen up`; `down()` is idempotent."""
+
+    def __init__(self, env: dict[str, str], folder: Path) -> None:
+        self.env = env
+        self.folder = folder
+        self.lab = open_lab(folder)
+        self.backend = ComposeBackend(self.lab, [".labgen/compose.runtime.yml"])
+
+    def labgen(self, *args: str) -> tuple[int, str, str]:
+        done = labgen(self.env, *args, str(self.folder), cwd=self.folder.parent)
+        return done.returncode, done.stdout, done.stderr
+
+    def sh(self, host: str, command: str) -> str:
+        result = self.backend.exec(host, command, 120)
+        assert result.exit_code == 0, f"{command} on {host}: {result.output}"
+        return result.stdout
+
+
+@pytest.fixture
+def make_lab(engine: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator:
+    """make_lab(*create_args) → a LiveLab that is up; every lab is taken down at the end."""
+    for key, value in engine.items():
+        monkeypatch.setenv(key, value)
+    made: list[LiveLab] = []
+
+    def make(*create_args: str) -> LiveLab:
+        folder = tmp_path / f"lab{len(made)}"
+        done = labgen(
+            engine, "create", "--mirror", MIRROR, "--out", str(folder), *create_args, cwd=tmp_path
+        )
+        assert done.returncode == 0, done.stderr
+        live = LiveLab(engine, folder)
+        made.append(live)
+        code, _, err = live.labgen("up", "--runtime", RUNTIME)
+        assert code == 0, err
+        return live
+
+    yield make
+    for live in made:
+        live.labgen("down")
+
+
+def test_solve_replays_every_step_then_grade_passes(make_lab) -> None:
+    live = make_lab()
+    code, out, err = live.labgen(
+        "check", "--mode", "solve", "--json", "--junit", str(live.folder / "j.xml")
+    )
+    report = json.loads(out)
+    assert code == 0, err + out
+    assert report["ok"] is True
+    status = {(r["id"], r["host"]): r for r in report["results"]}
+    scenario = load_scenario(live.lab.spec)
+    assert len(report["results"]) == sum(len(s.hosts) for s in scenario.steps)
+    # The post's first failure, with Docker's real words.
+    first = status[("pull-lan-before-config", "client")]
+    assert first["status"] == "expected-failure"
+    assert "http: server gave HTTP response to HTTPS client" in first["excerpt"]
+    # Where real Docker disagrees with the post: reported as documented deviations.
+    assert status[("pull-lan-after-config", "client")]["status"] == "deviation"
+    assert (
+        "Downloaded newer image for 192.168.56.101:5000/nginx:alpine"
+        in status[("pull-lan-after-config", "client")]["excerpt"]
+    )
+    untagged = status[("push-lan-untagged", "registry")]
+    assert untagged["status"] == "deviation"
+    assert "tag does not exist: 192.168.56.101:5000/nginx:latest" in untagged["excerpt"]
+    assert status[("pull-lan-final", "client")]["status"] == "pass"
+    others = {
+        k: r["status"]
+        for k, r in status.items()
+        if k[0] not in ("pull-lan-before-config", "pull-lan-after-config", "push-lan-untagged")
+    }
+    assert set(others.values()) == {"pass"}
+    junit = (live.folder / "j.xml").read_text()
+    assert 'failures="0"' in junit and "pull-lan-final [client]" in junit
+
+    # The finished lab grades green, and auto mode picks grade for it.
+    code, out, err = live.labgen("check", "--json")
+    graded = json.loads(out)
+    assert code == 0, out
+    assert graded["mode"] == "grade"
+    assert {r["status"] for r in graded["results"]} == {"pass"}
+
+
+def test_grade_half_done_lab_names_exactly_the_missing_goals(make_lab) -> None:
+    live = make_lab()
+    # A student who pushed through localhost and tried the LAN pull, but fixed nothing yet.
+    for command in (
+        "docker pull registry:2",
+        "docker run -d -p 5000:5000 --restart=always --name registry registry:2",
+        "docker pull nginx:alpine",
+        "docker tag nginx:alpine localhost:5000/nginx:alpine",
+        "docker push localhost:5000/nginx:alpine",
+    ):
+        live.sh("registry", command)
+    before = live.sh("registry", "cat /etc/docker/daemon.json")
+    code, out, _ = live.labgen("check", "--mode", "grade", "--json")
+    report = json.loads(out)
+    assert code == 1
+    failing = sorted((r["id"], r["host"]) for r in report["results"] if r["status"] == "fail")
+    assert failing == [
+        ("client-has-image", "client"),
+        ("daemon-json-insecure", "client"),
+        ("daemon-json-insecure", "registry"),
+        ("engine-insecure", "client"),
+        ("engine-insecure", "registry"),
+    ]
+    hints = {r["id"]: r["detail"] for r in report["results"] if r["status"] == "fail"}
+    assert hints["engine-insecure"] == "not yet: restart Docker after editing daemon.json"
+    # Grading changed nothing.
+    assert live.sh("registry", "cat /etc/docker/daemon.json") == before
+
+
+def test_solved_lab_is_done_by_provisioning_and_provisioning_is_idempotent(
+    make_lab, tmp_path: Path
+) -> None:
+    spec = tmp_path / "solved.yaml"
+    spec.write_text("name: solved-lab\nmode: solved\n")
+    live = make_lab(str(spec))
+    # Provisioning did every step: the lab grades green without anyone touching it.
+    code, out, _ = live.labgen("check", "--mode", "grade", "--json")
+    assert code == 0, out
+
+    digests = {
+        h: hashlib.sha256(live.sh(h, "cat /etc/docker/daemon.json").encode()).hexdigest()
+        for h in ("registry", "client")
+    }
+    started = live.sh("registry", "docker inspect -f '{{.State.StartedAt}}' registry")
+    for host in ("registry", "client"):
+        rerun = live.backend.exec(host, f"/lab/provision/{host}.sh", 300)
+        assert rerun.exit_code == 0, rerun.output
+        assert "already done" in rerun.stderr
+    after = {
+        h: hashlib.sha256(live.sh(h, "cat /etc/docker/daemon.json").encode()).hexdigest()
+        for h in ("registry", "client")
+    }
+    assert after == digests
+    # Nothing was restarted: the registry container still runs since the same moment.
+    assert live.sh("registry", "docker inspect -f '{{.State.StartedAt}}' registry") == started
+
+
+def test_dead_registry_fails_its_step_within_the_timeout(make_lab) -> None:
+    live = make_lab()
+    timeout = 10.0
+    scenario = load_scenario(live.lab.spec)
+
+    def freeze_registry(step: str, host: str, index: int, total: int) -> None:
+        if step == "pull-lan-final":
+            # A frozen registry accepts connections and never answers: the worst case.
+            live.sh("registry", "docker pause registry")
+
+    results: list[CheckResult] = []
+    started = time.monotonic()
+    report = runner.solve(live.backend, scenario, "e2e", timeout, freeze_registry, results.append)
+    elapsed = time.monotonic() - started
+    final = next(r for r in report.results if r.id == "pull-lan-final")
+    assert final.status == "fail"
+    assert "no answer within" in final.detail
+    assert final.duration < timeout + 5
+    assert not report.ok
+    assert elapsed < 120
+
+
+def test_run_takes_the_lab_down_when_a_step_fails(engine: dict[str, str], tmp_path: Path) -> None:
+    folder = tmp_path / "broken"
+    spec = tmp_path / "broken.yaml"
+    # An image the mirror does not have: the very first step fails.
+    spec.write_text(f"name: broken-lab\nmirror: {MIRROR}\nregistry: {{image: 'registry:404'}}\n")
+    assert labgen(engine, "create", str(spec), "--out", str(folder), cwd=tmp_path).returncode == 0
+    done = labgen(engine, "run", str(folder), "--runtime", RUNTIME, "--timeout", "60", cwd=tmp_path)
+    assert done.returncode == 1
+    assert "FAIL" in done.stdout and "pull-registry-image" in done.stdout
+    assert "lab broken-lab is down" in done.stderr
+    left = labgen(engine, "status", str(folder), "--backend", "compose", cwd=tmp_path)
+    assert "not created" in left.stdout
