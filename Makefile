@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 LABS   := $(patsubst %/lab.yaml,%,$(wildcard labs/*/lab.yaml))
 
-.PHONY: test unit e2e vm lint demo labs golden bench clean
+.PHONY: test unit e2e vm lint demo labs golden bench bench-lab clean
 
 $(BIN)/labgen: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,10 @@ golden: $(BIN)/labgen
 
 bench: $(BIN)/labgen
 	$(BIN)/python bench/bench_create.py
+
+## bench-lab: up/check/down times on the sandboxed engine (root)
+bench-lab: $(BIN)/labgen
+	$(BIN)/python bench/bench_lab.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
