@@ -200,6 +200,20 @@ def run(
         raise click.exceptions.Exit(1)
 
 
+@cli.command()
+def doctor() -> None:
+    """What this machine can run: Docker, compose, Vagrant and its providers, KVM."""
+    from labgen.doctor import examine
+
+    findings, verdicts = examine()
+    for finding in findings:
+        click.echo(f"  {'ok' if finding.ok else '--':<3} {finding.name:<16} {finding.detail}")
+    for verdict in verdicts:
+        click.echo(f"{verdict.backend:<21} {verdict.detail}")
+    if not any(v.ok for v in verdicts):
+        raise click.exceptions.Exit(1)
+
+
 def main() -> None:
     """Entry point of the `labgen` console script and `python -m labgen`."""
     cli()

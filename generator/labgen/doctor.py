@@ -1,0 +1,129 @@
+"""`labgen doctor`: what this machine can run, with a one-line verdict per backend."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from labgen.backends.base import run_process
+
+# VirtualBox releases and the oldest Vagrant that drives them.
+VIRTUALBOX_NEEDS_VAGRANT: dict[tuple[int, ...], tuple[int, ...]] = {
+    (7, 1): (2, 4, 2),
+    (7, 0): (2, 3, 2),
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    name: str
+    ok: bool
+    detail: str
+
+
+@dataclass(frozen=True)
+class Verdict:
+    backend: str
+    ok: bool
+    detail: str
+
+
+def parse_version(text: str) -> tuple[int, ...] | None:
+    """The first dotted version number in `text` ("Vagrant 2.3.4" → (2, 3, 4))."""
+    match = re.search(r"(\d+)\.(\d+)(?:\.(\d+))?", text)
+    if not match:
+        return None
+    return tuple(int(part) for part in match.groups() if part is not None)
+
+
+def virtualbox_pairing(vagrant: tuple[int, ...], virtualbox: tuple[int, ...]) -> str | None:
+    """Why this Vagrant cannot drive this VirtualBox, or None when it can."""
+    needed = VIRTUALBOX_NEEDS_VAGRANT.get(virtualbox[:2])
+    if needed and vagrant < needed:
+        have = ".".join(map(str, vagrant))
+        want = ".".join(map(str, needed))
+        box = ".".join(map(str, virtualbox[:2]))
+        return f"VirtualBox {box} needs Vagrant >= {want} (this is {have}); upgrade Vagrant"
+    return None
+
+
+def kvm_finding(dev: Path = Path("/dev/kvm"), modules: Path = Path("/sys/module")) -> Finding:
+    if not dev.exists():
+        return Finding(
+            "kvm", False, "no /dev/kvm: use vagrant.libvirt_driver: qemu (software emulation, slow)"
+        )
+    if (modules / "kvm_pvm").exists():
+        return Finding(
+            "kvm",
+            False,
+            "/dev/kvm is the PVM flavour (kvm_pvm): normal guests fail; "
+            "use vagrant.libvirt_driver: qemu and libvirt_cpu_model: qemu64",
+        )
+    if not os.access(dev, os.R_OK | os.W_OK):
+        return Finding(
+            "kvm", False, "/dev/kvm exists but this user cannot open it; join the kvm group"
+        )
+    return Finding("kvm", True, "/dev/kvm usable: keep vagrant.libvirt_driver: kvm")
+
+
+def examine() -> tuple[list[Finding], list[Verdict]]:
+    """Probe the tools, then judge each backend from what was found."""
+    found: dict[str, Finding] = {}
+
+    def probe(name: str, argv: list[str], fix: str, pick: str = "") -> tuple[int, ...] | None:
+        """Run `argv`; its first output line containing `pick` names the version."""
+        result = run_process(argv, 60)
+        lines = [line.strip() for line in result.stdout.splitlines() if pick in line]
+        version = parse_version(lines[0]) if result.exit_code == 0 and lines else None
+        found[name] = Finding(name, version is not None, lines[0] if version else fix)
+        return version
+
+    probe(
+        "docker engine",
+        ["docker", "version", "--format", "Docker Engine {{.Server.Version}}"],
+        "no Docker engine answers: start Docker (or `sudo make demo` uses labgen's sandbox)",
+    )
+    probe(
+        "docker compose",
+        ["docker", "compose", "version"],
+        "no `docker compose` (v2): install the docker-compose-plugin package",
+    )
+    vagrant = probe("vagrant", ["vagrant", "--version"], "no vagrant: install Vagrant")
+    virtualbox = probe("virtualbox", ["VBoxManage", "--version"], "no VirtualBox (VBoxManage)")
+    plugins = run_process(["vagrant", "plugin", "list"], 60).stdout if vagrant else ""
+    found["vagrant-libvirt"] = Finding(
+        "vagrant-libvirt",
+        "vagrant-libvirt" in plugins,
+        "installed"
+        if "vagrant-libvirt" in plugins
+        else "not installed: `vagrant plugin install vagrant-libvirt` or Debian's vagrant-libvirt",
+    )
+    probe(
+        "libvirt",
+        ["virsh", "-c", "qemu:///system", "version", "--daemon"],
+        "libvirtd does not answer at qemu:///system: install and start libvirt-daemon-system",
+        pick="daemon",
+    )
+    found["kvm"] = kvm_finding()
+
+    pairing = virtualbox_pairing(vagrant, virtualbox) if vagrant and virtualbox else None
+    if pairing:
+        found["virtualbox"] = Finding("virtualbox", False, pairing)
+    verdicts = [
+        _verdict("compose", found, ["docker engine", "docker compose"]),
+        _verdict("vagrant + libvirt", found, ["vagrant", "vagrant-libvirt", "libvirt"]),
+        _verdict("vagrant + virtualbox", found, ["vagrant", "virtualbox"]),
+    ]
+    return list(found.values()), verdicts
+
+
+def _verdict(backend: str, found: dict[str, Finding], needs: list[str]) -> Verdict:
+    missing = [found[name] for name in needs if not found[name].ok]
+    if missing:
+        return Verdict(backend, False, f"cannot run: {missing[0].detail}")
+    detail = "ready"
+    if backend == "vagrant + libvirt" and not found["kvm"].ok:
+        detail = f"ready, without KVM: {found['kvm'].detail}"
+    return Verdict(backend, True, detail)
