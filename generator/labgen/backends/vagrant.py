@@ -17,8 +17,9 @@ from labgen.backends.base import ExecResult, HostStatus, Progress, run_process
 from labgen.errors import LabgenError
 from labgen.lab import Lab
 
-# `vagrant up` prints "==> registry: Booting VM..."; these lines name machine and stage.
-STAGE_LINE = re.compile(r"^==> (?P<host>[\w.-]+): (?P<stage>.+)$")
+# `vagrant up` prints "==> registry: Booting VM..."; these lines name machine and stage
+# (its indented detail lines, "==> registry:  -- Graphics Port: ...", are left out).
+STAGE_LINE = re.compile(r"^==> (?P<host>[\w.-]+): (?P<stage>\S.*)$")
 READY_COMMAND = "test -f /run/labgen/provisioned && docker info >/dev/null 2>&1"
 
 

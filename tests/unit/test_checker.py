@@ -1,0 +1,191 @@
+"""The checker's judgement, on a scripted backend: no engine needed, every verdict covered."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from xml.etree import ElementTree
+
+import pytest
+
+from labgen.backends.base import ExecResult, HostStatus, Progress
+from labgen.check import report as render
+from labgen.check import runner
+from labgen.check.results import CheckResult
+from labgen.spec.parse import parse_spec
+from labgen.steps.scenario import Scenario, load_scenario
+
+Answer = Callable[[str, str], ExecResult]
+
+
+def ok(stdout: str = "") -> ExecResult:
+    return ExecResult(0, stdout, "", 0.01)
+
+
+def error(stderr: str) -> ExecResult:
+    return ExecResult(1, "", stderr, 0.01)
+
+
+class ScriptedBackend:
+    """Answers each command as real Docker did, unless a test overrides it."""
+
+    name = "scripted"
+
+    def __init__(self, overrides: dict[str, list[ExecResult]] | None = None) -> None:
+        self.overrides = overrides or {}
+        self.calls: list[tuple[str, str]] = []
+        self.restarted: set[str] = set()  # hosts whose engine re-read daemon.json
+
+    def exec(self, host: str, command: str, timeout: float) -> ExecResult:
+        self.calls.append((host, command))
+        for marker, answers in self.overrides.items():
+            if marker in command and answers:
+                return answers.pop(0) if len(answers) > 1 else answers[0]
+        if command == "sudo systemctl restart docker":
+            self.restarted.add(host)
+        return self.real_docker(host, command)
+
+    def real_docker(self, host: str, command: str) -> ExecResult:
+        """What Docker 20.10 answered in the end-to-end test, per step."""
+        if command == "docker pull 192.168.56.101:5000/nginx:alpine" and host not in self.restarted:
+            return error(
+                'Error response from daemon: Get "https://192.168.56.101:5000/v2/": '
+                "http: server gave HTTP response to HTTPS client"
+            )
+        if command == "docker push 192.168.56.101:5000/nginx":
+            return error("tag does not exist: 192.168.56.101:5000/nginx:latest")
+        if command == "docker images":
+            return ok("REPOSITORY   TAG   IMAGE ID\nregistry     2     617fc2d77d51\n")
+        return ok()
+
+    def up(self, progress: Progress) -> None: ...
+
+    def down(self, progress: Progress) -> None: ...
+
+    def status(self) -> list[HostStatus]:
+        return []
+
+
+@pytest.fixture
+def scenario() -> Scenario:
+    return load_scenario(parse_spec({})[0])
+
+
+def solve(backend: ScriptedBackend, scenario: Scenario, timeout: float = 5) -> list[CheckResult]:
+    report = runner.solve(backend, scenario, "lab", timeout, lambda *a: None, lambda r: None)
+    return report.results
+
+
+def test_real_docker_gives_expected_failure_and_two_deviations(scenario: Scenario) -> None:
+    results = solve(ScriptedBackend(), scenario)
+    verdicts = {(r.id, r.host): r.status for r in results if r.status != "pass"}
+    assert verdicts == {
+        ("pull-lan-before-config", "client"): "expected-failure",
+        ("pull-lan-after-config", "client"): "deviation",
+        ("push-lan-untagged", "registry"): "deviation",
+    }
+    before = next(r for r in results if r.id == "pull-lan-before-config")
+    assert before.excerpt.endswith("http: server gave HTTP response to HTTPS client")
+    after = next(r for r in results if r.id == "pull-lan-after-config")
+    assert "the post claims failure" in after.detail and "never sees the host:port" in after.detail
+
+
+def test_the_posts_claim_holding_is_a_pass_not_a_deviation(scenario: Scenario) -> None:
+    # An older Docker that pushed every tag: the post's claim holds.
+    backend = ScriptedBackend({"docker push 192.168.56.101:5000/nginx": [ok()]})
+    results = solve(backend, scenario)
+    assert next(r for r in results if r.id == "push-lan-untagged").status == "pass"
+
+
+def test_unexpected_outcome_fails_and_skips_the_rest(scenario: Scenario) -> None:
+    backend = ScriptedBackend({"docker push localhost:5000": [error("connection refused")]})
+    results = solve(backend, scenario)
+    failed = next(r for r in results if r.id == "push-local")
+    assert failed.status == "fail"
+    assert failed.detail == "exit code 1; expected success"
+    after = results[results.index(failed) + 1 :]
+    assert after and {r.status for r in after} == {"skipped"}
+    assert all(command != "docker images" for _, command in backend.calls)
+
+
+def test_a_failure_the_post_expects_but_with_other_words_is_a_failure(scenario: Scenario) -> None:
+    backend = ScriptedBackend({"docker pull 192.168.56.101:5000": [error("no route to host")]})
+    results = solve(backend, scenario)
+    step = next(r for r in results if r.id == "pull-lan-before-config")
+    assert step.status == "fail"
+    assert "expected failure with 'http: server gave HTTP response to HTTPS client'" in step.detail
+
+
+def test_success_where_the_post_expects_a_failure_is_a_failure(scenario: Scenario) -> None:
+    backend = ScriptedBackend({"docker pull 192.168.56.101:5000": [ok()]})
+    step = next(r for r in solve(backend, scenario) if r.id == "pull-lan-before-config")
+    assert step.status == "fail"
+    assert step.detail.startswith("it succeeded, but the post claims failure")
+
+
+def test_stdout_that_should_be_gone_fails(scenario: Scenario) -> None:
+    backend = ScriptedBackend({"docker images": [ok("localhost:5000/nginx   alpine   8e75\n")]})
+    step = next(r for r in solve(backend, scenario) if r.id == "list-images")
+    assert step.status == "fail"
+    assert step.detail == "the output still shows 'nginx'"
+
+
+def test_retries_only_where_the_step_allows_them(
+    scenario: Scenario, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(runner, "RETRY_PAUSE_S", 0)
+    refused = error("curl: (7) Failed to connect to localhost port 5000: Connection refused")
+    backend = ScriptedBackend({"curl -fsS http://localhost:5000/v2/": [refused, refused, ok()]})
+    step = next(r for r in solve(backend, scenario) if r.id == "wait-registry")
+    assert (step.status, step.attempts) == ("pass", 3)
+
+
+def test_timeout_is_a_clear_failure_without_retries(scenario: Scenario) -> None:
+    hung = ExecResult(124, "", "labgen: timed out after 5 s", 5.0, timed_out=True)
+    backend = ScriptedBackend({"docker pull registry:2": [hung]})
+    step = solve(backend, scenario)[0]
+    assert step.status == "fail"
+    assert step.detail.startswith("no answer within 5 s (per-step timeout)")
+    assert step.attempts == 1
+
+
+def test_grade_reports_missing_goals_with_hints(scenario: Scenario) -> None:
+    backend = ScriptedBackend({"jq -e": [error("")], "client-has": [ok()]})
+    report = runner.grade(backend, scenario, "lab", 5, lambda *a: None, lambda r: None)
+    failing = {(r.id, r.host) for r in report.results if r.status == "fail"}
+    assert failing == {
+        ("daemon-json-insecure", "registry"),
+        ("daemon-json-insecure", "client"),
+        ("engine-insecure", "registry"),
+        ("engine-insecure", "client"),
+    }
+    hint = next(r for r in report.results if r.id == "daemon-json-insecure").detail
+    assert hint == "not yet: add it on every host, the registry's own included"
+    assert not report.ok
+
+
+def test_choose_mode_grades_a_lab_whose_registry_exists() -> None:
+    assert runner.choose_mode(ScriptedBackend(), "registry", 5) == "grade"
+    fresh = ScriptedBackend({"docker container inspect registry": [error("No such container")]})
+    assert runner.choose_mode(fresh, "registry", 5) == "solve"
+
+
+def test_reports_json_junit_and_text(scenario: Scenario) -> None:
+    backend = ScriptedBackend({"docker push localhost:5000": [error("connection refused")]})
+    report = runner.solve(backend, scenario, "lab", 5, lambda *a: None, lambda r: None)
+    data = json.loads(render.to_json(report))
+    assert data["ok"] is False and len(data["results"]) == len(report.results)
+    suite = ElementTree.fromstring(render.to_junit(report))
+    assert suite.get("failures") == "1"
+    assert int(suite.get("skipped", "0")) == report.count("skipped") > 0
+    failure = suite.find("testcase/failure")
+    assert failure is not None and failure.get("message") == "exit code 1; expected success"
+    assert render.summary_line(report).startswith("NOT OK: lab (solve, scripted): ")
+    line = render.result_line(next(r for r in report.results if r.status == "fail"))
+    assert line.splitlines()[0].startswith("FAIL") and "| connection refused" in line
+
+
+def test_excerpt_centres_on_the_focus_and_is_bounded() -> None:
+    output = "\n".join(f"line {i}" for i in range(50)) + "\nthe error here\n" + "after\n" * 3
+    assert runner.excerpt(output, "the error") == "line 49\nthe error here\nafter"
+    assert len(runner.excerpt("x" * 5000, None)) <= runner.EXCERPT_CHARS + 3
