@@ -10,6 +10,7 @@ from pathlib import Path
 from labgen.backends.base import ExecResult, HostStatus, Progress, run_process
 from labgen.errors import LabgenError
 from labgen.lab import Lab
+from labgen.render.plan import NODE_IMAGE
 
 # A node is ready when its provisioning has finished and its engine answers.
 READY_COMMAND = "test -f /run/labgen/provisioned && docker info >/dev/null 2>&1"
@@ -73,7 +74,11 @@ class ComposeBackend:
         progress("starting the nodes (docker compose up; builds the node image if it is missing)")
         started = run_process(self._compose("up", "-d", "--quiet-pull"), 1800)
         if started.exit_code != 0:
-            raise LabgenError(f"docker compose up failed: {_last_line(started.output)}")
+            raise LabgenError(
+                f"docker compose up failed: {_last_line(started.output)}; the node image "
+                f"{NODE_IMAGE} is built from node/ (debian:bookworm-slim + apt: needs internet); "
+                "offline, build it first with `sandbox/images.sh build`"
+            )
         self._wait_ready(progress)
 
     def _wait_ready(self, progress: Progress) -> None:
