@@ -49,6 +49,21 @@ class Backend(Protocol):
         """Stop and remove every host and what the backend created for them."""
 
 
+def host_statuses(
+    backend: Backend, hosts: Sequence[str], states: dict[str, str]
+) -> list[HostStatus]:
+    """Each host's state as its backend names it, and whether its engine answers."""
+    return [
+        HostStatus(
+            host=host,
+            state=states.get(host, "not created"),
+            engine=states.get(host) == "running"
+            and backend.exec(host, "docker info >/dev/null 2>&1", 60).exit_code == 0,
+        )
+        for host in hosts
+    ]
+
+
 def run_process(argv: Sequence[str], timeout: float, cwd: Path | None = None) -> ExecResult:
     """Run a local process with a timeout, keeping exit code, stdout and stderr."""
     start = time.monotonic()

@@ -7,7 +7,7 @@ import os
 import time
 from pathlib import Path
 
-from labgen.backends.base import ExecResult, HostStatus, Progress, run_process
+from labgen.backends.base import ExecResult, HostStatus, Progress, host_statuses, run_process
 from labgen.errors import LabgenError
 from labgen.lab import Lab
 from labgen.render.plan import NODE_IMAGE
@@ -115,16 +115,9 @@ class ComposeBackend:
 
     def status(self) -> list[HostStatus]:
         listed = run_process(self._compose("ps", "--all", "--format", "json"), 30)
-        states = _service_states(listed.stdout)
-        result = []
-        for host in self.lab.spec.hosts:
-            state = states.get(host.name, "not created")
-            engine = (
-                state == "running"
-                and self.exec(host.name, "docker info >/dev/null 2>&1", 20).exit_code == 0
-            )
-            result.append(HostStatus(host=host.name, state=state, engine=engine))
-        return result
+        return host_statuses(
+            self, [h.name for h in self.lab.spec.hosts], _service_states(listed.stdout)
+        )
 
     def down(self, progress: Progress) -> None:
         progress("removing the nodes and their volumes (docker compose down)")

@@ -13,7 +13,7 @@ import subprocess
 from collections.abc import Iterator
 from typing import Any
 
-from labgen.backends.base import ExecResult, HostStatus, Progress, run_process
+from labgen.backends.base import ExecResult, HostStatus, Progress, host_statuses, run_process
 from labgen.errors import LabgenError
 from labgen.lab import Lab
 
@@ -80,15 +80,7 @@ class VagrantBackend:
 
     def status(self) -> list[HostStatus]:
         states = {s.name: s.state for s in self._vagrant().status()}
-        result = []
-        for host in self.lab.spec.hosts:
-            state = states.get(host.name, "not created")
-            engine = (
-                state == "running"
-                and self.exec(host.name, "docker info >/dev/null 2>&1", 60).exit_code == 0
-            )
-            result.append(HostStatus(host=host.name, state=state, engine=engine))
-        return result
+        return host_statuses(self, [h.name for h in self.lab.spec.hosts], states)
 
     def down(self, progress: Progress) -> None:
         progress("vagrant destroy -f")

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Literal
 
 from labgen.backends.base import Backend, ExecResult
@@ -39,12 +40,13 @@ def solve(
 ) -> CheckReport:
     """Replay every step in order; after the first failure the rest are skipped (they build on it)."""
     report = CheckReport(lab=lab, mode="solve", backend=backend.name)
-    start = time.monotonic()
     runs = [(step, host.name) for step in scenario.steps for host in step.hosts]
     failed = False
-    for index, (step, host) in enumerate(runs, start=1):
+
+    def run(step: Step, host: str) -> CheckResult:
+        nonlocal failed
         if failed:
-            result = CheckResult(
+            return CheckResult(
                 step.id,
                 host,
                 step.title.en,
@@ -54,13 +56,11 @@ def solve(
                 _claim(step.post),
                 detail="an earlier step failed",
             )
-        else:
-            on_start(step.id, host, index, len(runs))
-            result = _run_step(backend, step, host, timeout)
-            failed = result.status == "fail"
-        report.results.append(result)
-        on_result(result)
-    report.duration = time.monotonic() - start
+        result = _run_step(backend, step, host, timeout)
+        failed = result.status == "fail"
+        return result
+
+    _run_all(report, [(s.id, h, partial(run, s, h)) for s, h in runs], on_start, on_result)
     return report
 
 
@@ -74,15 +74,26 @@ def grade(
 ) -> CheckReport:
     """Check every goal on every host it concerns. Goals only read state; nothing is changed."""
     report = CheckReport(lab=lab, mode="grade", backend=backend.name)
-    start = time.monotonic()
     runs = [(goal, host.name) for goal in scenario.goals for host in goal.hosts]
-    for index, (goal, host) in enumerate(runs, start=1):
-        on_start(goal.id, host, index, len(runs))
-        result = _run_goal(backend, goal, host, timeout)
+    checks = [(g.id, h, partial(_run_goal, backend, g, h, timeout)) for g, h in runs]
+    _run_all(report, checks, on_start, on_result)
+    return report
+
+
+def _run_all(
+    report: CheckReport,
+    checks: Sequence[tuple[str, str, Callable[[], CheckResult]]],
+    on_start: OnStart,
+    on_result: OnResult,
+) -> None:
+    """Run each (id, host, check) in order, telling the callers, and time the whole."""
+    start = time.monotonic()
+    for index, (item, host, check) in enumerate(checks, start=1):
+        on_start(item, host, index, len(checks))
+        result = check()
         report.results.append(result)
         on_result(result)
     report.duration = time.monotonic() - start
-    return report
 
 
 def _run_step(backend: Backend, step: Step, host: str, timeout: float) -> CheckResult:
