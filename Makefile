@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 LABS   := $(patsubst %/lab.yaml,%,$(wildcard labs/*/lab.yaml))
 
-.PHONY: test unit e2e vm lint demo labs golden bench bench-lab clean
+.PHONY: test unit e2e vm lint demo labs golden bench bench-lab bench-vm clean
 
 $(BIN)/labgen: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,10 @@ bench: $(BIN)/labgen
 ## bench-lab: up/check/down times on the sandboxed engine (root)
 bench-lab: $(BIN)/labgen
 	$(BIN)/python bench/bench_lab.py
+
+## bench-vm: the two-VM lab's up/check/re-provision/down times (root, libvirt)
+bench-vm: $(BIN)/labgen
+	$(BIN)/python bench/bench_vm.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
