@@ -42,7 +42,7 @@ def _default_backend(lab: Lab) -> str:
     return "compose" if (lab.path / "docker-compose.yml").exists() else "vagrant"
 
 
-def up_lab(lab: Lab, backend: str | None, runtime: str | None, provider: str | None) -> Backend:
+def up_lab(lab: Lab, backend: str | None, runtime: str | None, provider: str | None) -> None:
     name = backend or _default_backend(lab)
     if runtime and name != "compose":
         raise UsageError("--runtime applies to the compose backend only")
@@ -59,7 +59,6 @@ def up_lab(lab: Lab, backend: str | None, runtime: str | None, provider: str | N
     progress(f"bringing up lab {lab.spec.name} in {lab.path} ({name} backend)")
     chosen.up(progress)
     progress("lab is up")
-    return chosen
 
 
 def down_lab(lab: Lab, backend: str | None) -> None:
