@@ -1,5 +1,7 @@
 """Golden files: the whole rendered lab folder of a few specs, byte for byte.
 
+The default spec's golden copy is the reference lab labs/registry-lab (test_labs.py).
+
 After an intended template change: `make golden` (pytest --update-golden), then review the diff.
 """
 
@@ -35,7 +37,7 @@ def render(case: str, out: Path) -> Path:
 
 
 def test_golden_cases_exist() -> None:
-    assert set(CASES) >= {"default", "solved-mirror-qemu", "three-hosts-5050"}
+    assert set(CASES) >= {"solved-mirror-qemu", "three-hosts-5050"}
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -54,9 +56,9 @@ def test_rendered_folder_matches_golden(case: str, tmp_path: Path, update_golden
         assert actual[name][1] == executable, f"{name}: executable bit differs; {FIX}"
 
 
-def test_golden_default_is_the_reference_lab() -> None:
-    """The default case is the tutorial's lab: 12 files, scripts executable."""
-    files = tree(GOLDEN / "default" / "expected")
+def test_reference_lab_is_the_tutorials_lab() -> None:
+    """The default spec renders the tutorial's lab: 12 files, scripts executable."""
+    files = tree(GOLDEN.parent.parent / "labs" / "registry-lab")
     assert len(files) == 12
     executable = {name for name, (_, x) in files.items() if x}
     assert executable == {
