@@ -15,9 +15,7 @@ from labgen.spec.model import LabSpec
 from labgen.spec.parse import spec_to_data
 from labgen.steps.scenario import Scenario, Step, load_scenario
 
-Backend = Literal["vagrant", "compose"]
 BackendChoice = Literal["vagrant", "compose", "all"]
-BACKEND_CHOICES: tuple[BackendChoice, ...] = ("all", "vagrant", "compose")
 
 # The compose nodes' image: built from node/ by `docker compose up --build`,
 # or prepared offline under the same name.
@@ -68,10 +66,6 @@ def plan_lab(spec: LabSpec, backend: BackendChoice = "all") -> list[PlannedFile]
         )
         files += _node_files()
     return files
-
-
-def backends_of(choice: BackendChoice) -> tuple[Backend, ...]:
-    return ("vagrant", "compose") if choice == "all" else (choice,)
 
 
 def _environment() -> jinja2.Environment:
