@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
-from labgen.spec.parse import DEFAULT_SPEC
+from labgen.spec.parse import default_data
+
+__all__ = ["default_data"]
 
 
 def hosts(*rows: tuple[str, str, str]) -> list[dict[str, str]]:
     return [{"name": name, "ip": ip, "role": role} for name, ip, role in rows]
-
-
-def default_data() -> dict[str, Any]:
-    return copy.deepcopy(DEFAULT_SPEC)
 
 
 def with_hosts(*rows: tuple[str, str, str], **fields: Any) -> dict[str, Any]:
@@ -139,7 +136,7 @@ BAD_SPECS: list[tuple[str, Any, str, str]] = [
         "too-many-hosts",
         {"hosts": hosts(*[(f"h{i}", f"192.168.56.{10 + i}", "client") for i in range(17)])},
         "hosts",
-        "17 hosts is too many; use at most 16",
+        "17 entries is too many; use at most 16",
     ),
     (
         "host-name-underscore",
@@ -276,23 +273,23 @@ BAD_SPECS: list[tuple[str, Any, str, str]] = [
         "subnet-no-prefix",
         {"subnet": "192.168.56.0"},
         "subnet",
-        "use an IPv4 network in CIDR form such as 192.168.56.0/24",
+        "use an IPv4 network in CIDR form with a prefix from /16 to /29, such as 192.168.56.0/24",
     ),
     ("subnet-word", {"subnet": "lan"}, "subnet", "CIDR form"),
     (
         "subnet-host-bits",
         {"subnet": "192.168.56.1/24"},
         "subnet",
-        "host bits must be zero",
+        "has host bits set; use its network address, such as 192.168.56.0/24",
     ),
     (
         "subnet-public",
         {"subnet": "8.8.8.0/24"},
         "subnet",
-        "not a private range; use one such as 192.168.56.0/24",
+        "is public, not a private LAN range; use one inside 10.0.0.0/8",
     ),
-    ("subnet-30", {"subnet": "192.168.56.0/30"}, "subnet", "use a prefix from /16 to /29"),
-    ("subnet-8", {"subnet": "10.0.0.0/8"}, "subnet", "use a prefix from /16 to /29"),
+    ("subnet-30", {"subnet": "192.168.56.0/30"}, "subnet", "with a prefix from /16 to /29"),
+    ("subnet-8", {"subnet": "10.0.0.0/8"}, "subnet", "with a prefix from /16 to /29"),
     ("subnet-int", {"subnet": 24}, "subnet", "CIDR form"),
     ("name-int", {"name": 7}, "name", "7 is not valid"),
     ("scenario-unknown", {"scenario": "secure"}, "scenario", "use one of: insecure"),
@@ -329,7 +326,7 @@ BAD_SPECS: list[tuple[str, Any, str, str]] = [
         "host-missing-ip",
         {"hosts": [hosts(TWO_HOSTS[0])[0], {"name": "client", "role": "client"}]},
         "hosts[1].ip",
-        "None is not valid; use an IPv4 address",
+        "is missing; use an IPv4 address",
     ),
     ("registry-list", {"registry": [5000]}, "registry", "use a mapping with: port, image"),
     ("registry-image-int", {"registry": {"image": 2}}, "registry.image", "use an image"),

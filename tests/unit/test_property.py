@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from labgen.errors import SpecError
 from labgen.render.plan import plan_lab
-from labgen.spec.parse import DEFAULT_SPEC, parse_spec
+from labgen.spec.parse import default_data, parse_spec
 
 # Markers no valid value can contain; if one reaches a rendered file, a wall is missing.
 HOSTILE = ["$(id)", "`id`", "'", '"', "\n", ";", "#{x}", "{{", "}}", "{%", "\u00e4", "\u4e2d", "\\"]
@@ -121,7 +121,7 @@ def specs(draw: st.DrawFn) -> dict[str, Any]:
             if isinstance(parent, dict):
                 parent[path[-1]] = draw(bad_value(VALID[path]))
         elif kind == "host":
-            hosts = raw.setdefault("hosts", [dict(h) for h in DEFAULT_SPEC["hosts"]])
+            hosts = raw.setdefault("hosts", [dict(h) for h in default_data()["hosts"]])
             if not isinstance(hosts, list):
                 continue
             host = {k: draw(st.one_of(v, v, bad_value(v))) for k, v in HOST_VALID.items()}
@@ -194,7 +194,7 @@ def test_every_hostile_string_in_every_text_field() -> None:
                     marker + valid,
                     valid[:middle] + marker + valid[middle:],
                 }:
-                    raw: dict[str, Any] = {"hosts": [dict(h) for h in DEFAULT_SPEC["hosts"]]}
+                    raw: dict[str, Any] = {"hosts": [dict(h) for h in default_data()["hosts"]]}
                     parent: Any = raw
                     for key in path[:-1]:
                         parent = parent.setdefault(key, {}) if isinstance(key, str) else parent[key]

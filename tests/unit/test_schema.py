@@ -11,7 +11,7 @@ from jsonschema import Draft202012Validator
 from spec_cases import GOOD_SPECS, TWO_HOSTS, default_data, hosts, with_hosts
 
 from labgen.errors import SpecError
-from labgen.spec.parse import DEFAULT_SPEC, parse_spec, spec_to_data
+from labgen.spec.parse import parse_spec, spec_to_data
 from labgen.spec.schema import spec_schema
 
 
@@ -29,16 +29,16 @@ def test_schema_is_valid_draft_2020_12() -> None:
 
 
 def test_default_spec_validates(validator: Draft202012Validator) -> None:
-    assert list(validator.iter_errors(DEFAULT_SPEC)) == []
+    assert list(validator.iter_errors(default_data())) == []
     assert list(validator.iter_errors(spec_to_data(parse_spec({})[0]))) == []
 
 
 def test_schema_defaults_are_the_default_spec() -> None:
     properties = spec_schema()["properties"]
-    for key, value in DEFAULT_SPEC.items():
+    for key, value in default_data().items():
         assert properties[key]["default"] == value, key
     for parent in ("registry", "vagrant"):
-        for key, value in DEFAULT_SPEC[parent].items():
+        for key, value in default_data()[parent].items():
             assert properties[parent]["properties"][key]["default"] == value, f"{parent}.{key}"
 
 
@@ -99,10 +99,10 @@ def _properties(schema: dict[str, Any], parent: str = "") -> Iterator[tuple[str,
 
 def test_schema_covers_every_spec_field() -> None:
     fields = set(_properties(spec_schema()))
-    expected = {("", key) for key in DEFAULT_SPEC}
-    expected |= {("registry", key) for key in DEFAULT_SPEC["registry"]}
-    expected |= {("vagrant", key) for key in DEFAULT_SPEC["vagrant"]}
-    expected |= {("hosts", key) for key in DEFAULT_SPEC["hosts"][0]}
+    expected = {("", key) for key in default_data()}
+    expected |= {("registry", key) for key in default_data()["registry"]}
+    expected |= {("vagrant", key) for key in default_data()["vagrant"]}
+    expected |= {("hosts", key) for key in default_data()["hosts"][0]}
     assert fields == expected
 
 

@@ -13,7 +13,7 @@ from spec_cases import BAD_SPECS, GOOD_SPECS, hosts
 
 from labgen.errors import SpecError
 from labgen.spec.model import LabSpec
-from labgen.spec.parse import DEFAULT_SPEC, load_spec, parse_spec, spec_to_data
+from labgen.spec.parse import default_data, load_spec, parse_spec, spec_to_data
 
 # `path: what is wrong; how to fix it` on one line.
 PROBLEM_LINE = re.compile(r"^(?P<path>[^:\s]+): (?P<what>[^\n;]+); (?P<fix>[^\n]+)$")
@@ -43,8 +43,8 @@ def test_default_spec_is_the_tutorials_lab() -> None:
     assert warnings == []
     assert spec.name == "registry-lab"
     assert spec.mode == "student"
-    assert spec.subnet == IPv4Network("192.168.56.0/24")
-    assert spec.registry_host.ip == IPv4Address("192.168.56.101")
+    assert spec.network == IPv4Network("192.168.56.0/24")
+    assert spec.registry_host.address == IPv4Address("192.168.56.101")
     assert [h.name for h in spec.clients] == ["client"]
     assert spec.registry_address == "192.168.56.101:5000"
     assert spec.registry.image == "registry:2"
@@ -63,7 +63,7 @@ def test_three_hosts() -> None:
 def test_custom_port_and_subnet() -> None:
     spec, _ = parse_spec(GOOD_SPECS["custom-port-subnet"])
     assert spec.registry.port == 5050
-    assert spec.subnet == IPv4Network("10.10.0.0/24")
+    assert spec.network == IPv4Network("10.10.0.0/24")
     assert spec.gateway == IPv4Address("10.10.0.1")
     assert spec.registry_address == "10.10.0.10:5050"
 
@@ -83,11 +83,11 @@ def test_qemu_driver_with_cpu_model() -> None:
     spec, _ = parse_spec(GOOD_SPECS["qemu-cpu-model"])
     assert spec.vagrant.libvirt_driver == "qemu"
     assert spec.vagrant.libvirt_cpu_model == "qemu64"
-    assert spec.vagrant.box == DEFAULT_SPEC["vagrant"]["box"]  # the other fields keep defaults
+    assert spec.vagrant.box == default_data()["vagrant"]["box"]  # the other fields keep defaults
 
 
 def test_push_image_without_tag_means_latest() -> None:
-    image = parse_spec(GOOD_SPECS["push-image-no-tag"])[0].push_image
+    image = parse_spec(GOOD_SPECS["push-image-no-tag"])[0].push_ref
     assert (image.repository, image.tag) == ("busybox", "latest")
 
 
@@ -234,9 +234,9 @@ def test_spec_to_data_round_trips(data: dict[str, Any]) -> None:
     spec, _ = parse_spec(data)
     again = spec_to_data(spec)
     assert parse_spec(again)[0] == spec
-    assert set(again) == set(DEFAULT_SPEC)
+    assert set(again) == set(default_data())
     assert spec_to_data(parse_spec(again)[0]) == again
 
 
 def test_spec_to_data_of_default_is_default_spec() -> None:
-    assert spec_to_data(parse_spec({})[0]) == DEFAULT_SPEC
+    assert spec_to_data(parse_spec({})[0]) == default_data()

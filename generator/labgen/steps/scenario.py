@@ -82,7 +82,7 @@ class Scenario:
 
 def placeholders(spec: LabSpec) -> dict[str, str]:
     """The values the scenario's `{name}` placeholders stand for in this lab."""
-    image = spec.push_image
+    image = spec.push_ref
     registry_addr = spec.registry_address
     return {
         "registry_image": spec.registry.image,
