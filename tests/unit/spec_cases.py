@@ -351,6 +351,40 @@ BAD_SPECS: list[tuple[str, Any, str, str]] = [
         "vagrant.libvirt_cpu_model",
         "use a QEMU CPU model name such as qemu64, or leave it out",
     ),
+    # A subnet a lab cannot use, though Python calls it private.
+    ("subnet-loopback", {"subnet": "127.0.0.0/24"}, "subnet", "is loopback, not a private LAN"),
+    ("subnet-link-local", {"subnet": "169.254.0.0/16"}, "subnet", "is link-local"),
+    ("subnet-this-network", {"subnet": "0.0.0.0/16"}, "subnet", "is 'this network'"),
+    ("subnet-reserved", {"subnet": "240.0.0.0/24"}, "subnet", "is reserved (240.0.0.0/4)"),
+    ("subnet-multicast", {"subnet": "224.0.0.0/24"}, "subnet", "is multicast"),
+    ("subnet-cgnat", {"subnet": "100.64.0.0/24"}, "subnet", "use one inside 10.0.0.0/8"),
+    ("subnet-newline", {"subnet": "192.168.56.0/24\n"}, "subnet", "CIDR form"),
+    ("port-ssh", {"registry": {"port": 22}}, "registry.port", "22 is taken on the lab's hosts"),
+    # Docker reads a first component with '.' or ':', or `localhost`, as a registry host.
+    ("push-image-ghcr", {"push_image": "ghcr.io/x/y"}, "push_image", "use a Docker Hub image"),
+    (
+        "push-image-docker-io",
+        {"push_image": "docker.io/library/nginx"},
+        "push_image",
+        "no registry",
+    ),
+    ("push-image-localhost", {"push_image": "localhost/nginx"}, "push_image", "no registry host"),
+    # Python's `$` matches before a final newline: patterns must not.
+    ("name-newline", {"name": "lab\n"}, "name", "'lab\\n' is not valid"),
+    ("box-newline", {"vagrant": {"box": "debian/bookworm64\n"}}, "vagrant.box", "use a box name"),
+    ("mirror-newline", {"mirror": "http://x:5000\n"}, "mirror", "use a registry URL"),
+    (
+        "host-ip-newline",
+        with_hosts(TWO_HOSTS[0], ("client", "192.168.56.102\n", "client")),
+        "hosts[1].ip",
+        "use an IPv4 address",
+    ),
+    (
+        "host-ip-leading-zero",
+        with_hosts(TWO_HOSTS[0], ("client", "192.168.56.012", "client")),
+        "hosts[1].ip",
+        "use an IPv4 address",
+    ),
     (
         "cpu-model-int",
         {"vagrant": {"libvirt_cpu_model": 64}},

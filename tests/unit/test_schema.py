@@ -75,6 +75,21 @@ SCHEMA_BAD: dict[str, dict[str, Any]] = {
     "memory-small": _with(vagrant={"memory": 1}),
     "cpu-model-quote": _with(vagrant={"libvirt_cpu_model": "qemu64'"}),
     "driver-unknown": _with(vagrant={"libvirt_driver": "xen"}),
+    "two-registries": with_hosts(
+        TWO_HOSTS[0], ("other", "192.168.56.103", "registry"), TWO_HOSTS[1]
+    ),
+    "no-registry": with_hosts(("a", "192.168.56.101", "client"), TWO_HOSTS[1]),
+    "subnet-word": _with(subnet="lan"),
+    "subnet-8": _with(subnet="10.0.0.0/8"),
+    "subnet-30": _with(subnet="192.168.56.0/30"),
+    "port-ssh": _with(registry={"port": 22}),
+    "push-image-ghcr": _with(push_image="ghcr.io/x/y"),
+    "push-image-localhost": _with(push_image="localhost/x"),
+    # jsonschema, like msgspec, uses Python's re.search, where `$` matches before a final newline.
+    "name-newline": _with(name="lab\n"),
+    "subnet-newline": _with(subnet="192.168.56.0/24\n"),
+    "box-newline": _with(vagrant={"box": "debian/bookworm64\n"}),
+    "host-ip-newline": with_hosts(TWO_HOSTS[0], ("client", "192.168.56.102\n", "client")),
 }
 
 

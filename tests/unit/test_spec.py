@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from spec_cases import BAD_SPECS, GOOD_SPECS, hosts
+from spec_cases import BAD_SPECS, GOOD_SPECS, hosts, with_hosts
 
 from labgen.errors import SpecError
 from labgen.spec.model import LabSpec
@@ -138,6 +138,43 @@ def test_every_problem_is_reported_at_once() -> None:
     )
 
 
+def test_one_broken_host_hides_no_other_problem() -> None:
+    """Rules across hosts run on every field that decoded, even in a broken entry."""
+    data = with_hosts(
+        ("dup", "192.168.56.101", "registry"),
+        ("dup", "not-an-ip", "client"),  # bad ip, but its name and role still count
+        ("other", "192.168.56.101", "registry"),
+    )
+    assert sorted(problems_of(data)) == sorted(
+        [
+            "hosts[1].ip: 'not-an-ip' is not valid; use an IPv4 address such as 192.168.56.101",
+            "hosts[1].name: dup is already used by hosts[0]; give each host its own name",
+            "hosts[2].ip: 192.168.56.101 is already used by hosts[0]; give each host its own ip",
+            "hosts: 2 hosts have role registry; give exactly one",
+        ]
+    )
+
+
+def test_an_undecided_role_keeps_role_counts_quiet() -> None:
+    """With one role invalid, "no client" may be false: only its own problem is reported."""
+    data = with_hosts(("r", "192.168.56.101", "registry"), ("c", "192.168.56.102", "klient"))
+    assert problems_of(data) == [
+        "hosts[1].role: 'klient' is not valid; use one of: registry, client"
+    ]
+
+
+def test_reserved_name_and_ip_outside_subnet_in_one_go() -> None:
+    data = with_hosts(("node", "192.168.56.101", "registry"), ("c", "10.1.1.1", "client"))
+    assert [line.split(":")[0] for line in problems_of(data)] == ["hosts[0].name", "hosts[1].ip"]
+
+
+def test_error_lines_stay_short_for_huge_values() -> None:
+    """A huge value is shown cut, and showing it does not walk all of it."""
+    data = {"name": list(range(1_000_000)), "vagrant": {"box": "x" * 100_000}}
+    for line in problems_of(data):
+        assert len(line) < 200, line
+
+
 def test_top_level_must_be_a_mapping() -> None:
     for raw in (["name"], "registry-lab", 3):
         (line,) = problems_of(raw)
@@ -153,6 +190,13 @@ def test_virtualbox_warning_outside_its_host_only_range() -> None:
     assert warning.startswith("subnet: 10.10.0.0/24 is outside VirtualBox's")
     assert "192.168.56.0/21" in warning
     assert "/etc/vbox/networks.conf" in warning
+
+
+def test_warning_when_the_registry_image_bypasses_the_mirror() -> None:
+    data = {"mirror": "http://192.168.56.1:5555", "registry": {"image": "ghcr.io/x/registry:3"}}
+    (warning,) = parse_spec(data)[1]
+    assert warning.startswith("registry.image: ghcr.io/x/registry:3 names its own registry")
+    assert parse_spec({"mirror": "http://192.168.56.1:5555"})[1] == []
 
 
 def test_no_warning_inside_the_virtualbox_range() -> None:
@@ -224,6 +268,84 @@ def test_load_spec_yaml_bool_is_not_a_port(spec_file: Callable[[Any], Path]) -> 
     with pytest.raises(SpecError) as caught:
         load_spec(spec_file("registry:\n  port: yes\n"))
     assert caught.value.problems[0].startswith("registry.port: True is not valid")
+
+
+def test_load_spec_duplicate_key_is_an_error(spec_file: Callable[[Any], Path]) -> None:
+    path = spec_file("name: lab-a\nmode: solved\nname: lab-b\n")
+    with pytest.raises(SpecError) as caught:
+        load_spec(path)
+    assert caught.value.problems == [
+        f"{path}: duplicate key 'name' at line 3, column 1; fix the YAML syntax"
+    ]
+
+
+def test_load_spec_duplicate_key_in_a_host(spec_file: Callable[[Any], Path]) -> None:
+    text = "hosts:\n  - {name: r, ip: 192.168.56.101, role: registry, ip: 192.168.56.9}\n"
+    with pytest.raises(SpecError) as caught:
+        load_spec(spec_file(text))
+    assert "duplicate key 'ip' at line 2" in caught.value.problems[0]
+
+
+def test_load_spec_merge_keys_are_not_duplicates(spec_file: Callable[[Any], Path]) -> None:
+    text = (
+        "vagrant: &vm {box: debian/bookworm64, memory: 1024}\n"
+        "registry: {port: 5050}\n"
+        "x-unused: &other {memory: 2048}\n"
+    )
+    with pytest.raises(SpecError) as caught:  # x-unused is an unknown field, not a YAML error
+        load_spec(spec_file(text))
+    assert caught.value.problems[0].startswith("x-unused: unknown field")
+
+
+def test_load_spec_too_large(spec_file: Callable[[Any], Path]) -> None:
+    path = spec_file("# padding\n" * 7000 + "name: lab\n")
+    with pytest.raises(SpecError) as caught:
+        load_spec(path)
+    assert caught.value.problems == [
+        f"{path}: larger than 65536 bytes; a spec is a few lines of YAML"
+    ]
+
+
+def test_load_spec_deep_nesting(spec_file: Callable[[Any], Path]) -> None:
+    """500 nested brackets used to end in a RecursionError traceback."""
+    path = spec_file("name: " + "[" * 500 + "]" * 500 + "\n")
+    with pytest.raises(SpecError) as caught:
+        load_spec(path)
+    assert caught.value.problems == [
+        f"{path}: nested deeper than 20 levels at line 1; a spec needs only a few"
+    ]
+
+
+def test_load_spec_alias_bomb(spec_file: Callable[[Any], Path]) -> None:
+    """A kilobyte of nested aliases expands to billions of values: refused before loading."""
+    lines = ['a0: &a0 ["x", "x", "x", "x", "x", "x", "x", "x", "x"]']
+    for level in range(1, 10):
+        refs = ", ".join([f"*a{level - 1}"] * 9)
+        lines.append(f"a{level}: &a{level} [{refs}]")
+    lines.append("name: *a9")
+    text = "\n".join(lines) + "\n"
+    assert len(text) < 1024
+    path = spec_file(text)
+    with pytest.raises(SpecError) as caught:
+        load_spec(path)
+    (line,) = caught.value.problems
+    assert line.startswith(f"{path}: the document expands to more than 10000 values by line ")
+    assert line.endswith("(an alias counts each time it is used); write it out plainly")
+
+
+def test_load_spec_a_few_aliases_are_fine(spec_file: Callable[[Any], Path]) -> None:
+    text = "subnet: &net 192.168.56.0/24\nregistry: &reg {port: 5050}\nmode: solved\n"
+    spec, _ = load_spec(spec_file(text))
+    assert (spec.subnet, spec.registry.port) == ("192.168.56.0/24", 5050)
+
+
+def test_load_spec_recursive_alias_is_one_line(spec_file: Callable[[Any], Path]) -> None:
+    with pytest.raises(SpecError) as caught:
+        load_spec(spec_file("hosts: &h [*h]\n"))
+    assert caught.value.problems == [
+        "hosts[0]: [[[...]]] is not valid; use a mapping with: name, ip, role",
+        "hosts: 1 entry is too few; use at least 2",
+    ]
 
 
 # ---------------------------------------------------------------- round trip

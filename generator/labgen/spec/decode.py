@@ -110,13 +110,17 @@ def _convert_items(
         problems.add(path, f"{show(value)} is not valid; {_fix_from(metas, 'use a list')}")
         return _INVALID
     if high is not None and len(value) > high:
-        problems.add(path, f"{len(value)} entries is too many; use at most {high}")
+        problems.add(path, f"{_entries(len(value))} is too many; use at most {high}")
         return _INVALID
     items = [decode(entry, item, f"{path}[{i}]", problems) for i, entry in enumerate(value)]
     if len(value) < low:
-        problems.add(path, f"{len(value)} entries is too few; use at least {low}")
+        problems.add(path, f"{_entries(len(value))} is too few; use at least {low}")
         return _INVALID
     return _INVALID if None in items else tuple(items)
+
+
+def _entries(count: int) -> str:
+    return f"{count} entry" if count == 1 else f"{count} entries"
 
 
 def _unwrap(kind: Any) -> tuple[Any, list[msgspec.Meta]]:
