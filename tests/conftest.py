@@ -9,11 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from helpers import REPO_ROOT, missing, tool_or_skip
-
-SEED_NAME = "private-registry-tutorial-part1.zh.md"
-# Where the tutorial the lab reproduces lives: beside the repo in the shared workspace.
-SEED_DIRS = (Path("/work/shared/seed"), REPO_ROOT.parent / "shared" / "seed")
+from helpers import REPO_ROOT, SEED_EXCERPT, missing, tool_or_skip
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -37,15 +33,8 @@ def repo_root() -> Path:
 
 @pytest.fixture(scope="session")
 def seed_post() -> str:
-    """The tutorial's text (Chinese blog post), or skip when this checkout has no shared seed."""
-    for folder in SEED_DIRS:
-        post = folder / SEED_NAME
-        if post.is_file():
-            return post.read_text(encoding="utf-8")
-    pytest.skip(
-        f"the tutorial {SEED_NAME} is not in {' or '.join(map(str, SEED_DIRS))}; "
-        "these tests compare the scenario with the post's own text"
-    )
+    """The tutorial's lines the scenario is compared with (commands, JSON, quoted errors)."""
+    return SEED_EXCERPT.read_text(encoding="utf-8")
 
 
 @pytest.fixture

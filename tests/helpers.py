@@ -9,6 +9,10 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# The whole tutorial lives beside the repository (shared/seed); the lines the tests need are
+# kept in the repository, so those tests run on any checkout.
+SEED_POST = REPO_ROOT.parent / "shared" / "seed" / "private-registry-tutorial-part1.zh.md"
+SEED_EXCERPT = REPO_ROOT / "tests" / "data" / "seed-excerpt.zh.md"
 
 
 def tool_or_skip(name: str) -> str:

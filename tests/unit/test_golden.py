@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from labgen.render.plan import plan_lab
-from labgen.render.write import write_lab
+from labgen.render.write import STATE_DIRS, write_lab
 from labgen.spec.parse import load_spec
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
@@ -22,11 +22,12 @@ FIX = "if the change is intended, run `make golden` and review the diff"
 
 
 def tree(root: Path) -> dict[str, tuple[bytes, bool]]:
-    """Relative path → (content, executable) of every file under root."""
+    """Relative path → (content, executable) of every file under root, but for the run-time
+    state a live lab keeps there (`vagrant up` in labs/registry-lab writes .vagrant/)."""
     return {
         path.relative_to(root).as_posix(): (path.read_bytes(), bool(path.stat().st_mode & 0o111))
         for path in sorted(root.rglob("*"))
-        if path.is_file()
+        if path.is_file() and path.relative_to(root).parts[0] not in STATE_DIRS
     }
 
 
@@ -68,3 +69,12 @@ def test_reference_lab_is_the_tutorials_lab() -> None:
         "node/boot.sh",
         "node/systemctl",
     }
+
+
+def test_tree_ignores_a_live_labs_state(tmp_path: Path) -> None:
+    lab = render("three-hosts-5050", tmp_path / "lab")
+    before = tree(lab)
+    for state in (".vagrant/machines/registry/libvirt/id", ".labgen/state.json"):
+        (lab / state).parent.mkdir(parents=True)
+        (lab / state).write_text("x", encoding="utf-8")
+    assert tree(lab) == before

@@ -1,9 +1,10 @@
-"""Property: any spec either fails with field-path problems, or renders without hostile text.
+"""Property: any spec either fails with field-path problems, or is free of hostile text.
 
 Specs mix valid values with hostile strings (shell, Ruby, YAML, Jinja metacharacters,
 newlines, Unicode) and random types in every field. `parse_spec` must raise SpecError
-(every line `path: problem; fix`) or `plan_lab` must succeed, and then nothing hostile
-reaches a rendered file. No other exception may escape.
+(every line `path: problem; fix`) or accept a spec that holds no hostile character, which
+then renders. No other exception may escape. Validation is the first wall; the second,
+quoting at the templates, is tested on its own with hostile values in test_quoting.py.
 """
 
 from __future__ import annotations
@@ -160,7 +161,7 @@ def strings(value: Any) -> list[str]:
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 @given(specs())
-def test_spec_fails_cleanly_or_renders_safely(raw: dict[str, Any]) -> None:
+def test_spec_fails_cleanly_or_holds_nothing_hostile(raw: dict[str, Any]) -> None:
     try:
         spec, _warnings = parse_spec(raw)
     except SpecError as error:
@@ -170,13 +171,8 @@ def test_spec_fails_cleanly_or_renders_safely(raw: dict[str, Any]) -> None:
         return
     hostile = [s for s in strings(raw) if HOSTILE_CHARS.search(s)]
     assert not hostile, f"accepted a spec holding {hostile!r}"
-    event("rendered")
-    files = plan_lab(spec)
-    assert files
-    for value in strings(raw):
-        for file in files:
-            if HOSTILE_CHARS.search(value):
-                assert value not in file.content, f"{value!r} reached {file.path}"
+    event("accepted")
+    assert plan_lab(spec)
 
 
 def test_every_hostile_string_in_every_text_field() -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from helpers import SEED_POST
 from labgen.spec.parse import parse_spec
 from labgen.steps.scenario import Scenario, Text, load_scenario, placeholders
 
@@ -45,6 +46,16 @@ def test_default_steps_load(default_scenario: Scenario) -> None:
     assert ids[-1] == "pull-lan-final"
     assert default_scenario.goals
     assert default_scenario.name == "insecure"
+
+
+def test_seed_excerpt_is_the_posts_own_lines(seed_post: str) -> None:
+    """The excerpt the tests compare with holds lines of the post, unchanged."""
+    if not SEED_POST.is_file():
+        pytest.skip(f"the whole post is not at {SEED_POST}; the excerpt cannot be compared")
+    post_lines = set(SEED_POST.read_text(encoding="utf-8").splitlines())
+    excerpt = [line for line in seed_post.splitlines() if not line.startswith("# ")]
+    assert len(excerpt) >= 15
+    assert [line for line in excerpt if line not in post_lines] == []
 
 
 def test_post_steps_are_the_posts_commands(default_scenario: Scenario, seed_post: str) -> None:
