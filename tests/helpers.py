@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -28,3 +29,37 @@ def missing(reason: str) -> None:
     if os.environ.get("CI"):
         pytest.fail(f"{reason}, and CI is set: CI must install it")
     pytest.skip(reason)
+
+
+def open_in_chromium(
+    page: Path, out: Path, width: int = 1000, height: int = 1400
+) -> tuple[str, Path]:
+    """Open `page` in headless Chromium as a person would: the DOM it built, and a screenshot.
+
+    Fails when the browser logs a console error (the pages labgen writes need no script)."""
+    browser = tool_or_skip("chromium")
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"]
+    flags += ["--enable-logging=stderr", "--v=0", f"--window-size={width},{height}"]
+    shot = out / f"{page.stem}.png"
+    taken = subprocess.run(
+        [browser, *flags, f"--screenshot={shot}", page.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    dumped = subprocess.run(
+        [browser, *flags, "--dump-dom", page.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    for done in (taken, dumped):
+        assert done.returncode == 0, done.stderr[-2000:]
+        console = [
+            line for line in done.stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line
+        ]
+        assert not console, console
+    assert shot.stat().st_size > 10_000, "the screenshot is blank"
+    return dumped.stdout, shot

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from labgen.classroom.commands import class_group
 from labgen.errors import LabgenError
 
 BACKENDS = ("all", "vagrant", "compose")
@@ -69,13 +70,20 @@ def create(
 
 
 @cli.command()
-def schema() -> None:
-    """Print the JSON Schema of the lab spec (for editors and CI)."""
+@click.option("--class", "of_class", is_flag=True, help="The class spec's schema instead.")
+def schema(of_class: bool) -> None:
+    """Print the JSON Schema of the lab spec, or of the class spec (for editors and CI)."""
     import json
 
-    from labgen.spec.schema import spec_schema
+    from labgen.spec.schema import spec_schema, struct_schema
 
-    click.echo(json.dumps(spec_schema(), indent=2, ensure_ascii=False))
+    if of_class:
+        from labgen.classroom.spec import ClassFile
+
+        schema = struct_schema(ClassFile, "labgen class spec")
+    else:
+        schema = spec_schema()
+    click.echo(json.dumps(schema, indent=2, ensure_ascii=False))
 
 
 LAB_ARGUMENT = click.argument(
@@ -212,6 +220,9 @@ def doctor() -> None:
         click.echo(f"{verdict.backend:<21} {verdict.detail}")
     if not any(v.ok for v in verdicts):
         raise click.exceptions.Exit(1)
+
+
+cli.add_command(class_group)
 
 
 def main() -> None:

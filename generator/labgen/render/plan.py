@@ -32,22 +32,43 @@ class PlannedFile:
     path: PurePosixPath
     content: str
     executable: bool = False
+    private: bool = False  # secrets: readable by the owner only (0600)
+
+
+@dataclass(frozen=True)
+class Access:
+    """How a student reaches a lab that runs elsewhere (a hosted class)."""
+
+    ssh: str  # the one command that logs them in
+    host_command: str  # then `HOST_COMMAND HOST` opens a shell on a lab host
+
+
+@dataclass(frozen=True)
+class HandoutOptions:
+    """How a handout differs from the single lab's (a class's handouts)."""
+
+    # Steps where Docker surprises (expected failures, deviations) become questions:
+    # predict, run, explain; the answers go to the teacher guide.
+    questions: bool = False
+    student: str | None = None
+    access: Access | None = None
 
 
 def plan_lab(spec: LabSpec, backend: BackendChoice = "all") -> list[PlannedFile]:
     """Every file of the lab folder for `spec`, for one backend or both."""
     scenario = load_scenario(spec)
-    env = _environment()
+    env = environment()
     context = _context(spec, scenario)
 
     def render(template: str, **extra: Any) -> str:
         return env.get_template(template).render(**context, **extra)
 
+    handouts = render_handouts(spec, scenario, env)
     files = [
         PlannedFile(PurePosixPath("lab.yaml"), _lab_yaml(spec)),
         PlannedFile(PurePosixPath(".gitignore"), render("gitignore.j2")),
-        PlannedFile(PurePosixPath("handout.en.md"), render("handout.en.md.j2")),
-        PlannedFile(PurePosixPath("handout.zh.md"), render("handout.zh.md.j2")),
+        PlannedFile(PurePosixPath("handout.en.md"), handouts["en"]),
+        PlannedFile(PurePosixPath("handout.zh.md"), handouts["zh"]),
         PlannedFile(PurePosixPath("provision/node.sh"), render("provision/node.sh.j2"), True),
     ]
     files += [
@@ -68,7 +89,34 @@ def plan_lab(spec: LabSpec, backend: BackendChoice = "all") -> list[PlannedFile]
     return files
 
 
-def _environment() -> jinja2.Environment:
+LANGUAGES = ("en", "zh")
+
+
+def render_handouts(
+    spec: LabSpec,
+    scenario: Scenario,
+    env: jinja2.Environment,
+    options: HandoutOptions = HandoutOptions(),
+) -> dict[str, str]:
+    """The student handout in each language, as Markdown."""
+    context = _context(spec, scenario)
+    context["steps"] = [
+        {
+            **step,
+            "question": options.questions and (step["real"] is not None or not step["post"].ok),
+        }
+        for step in context["steps"]
+    ]
+    return {
+        language: env.get_template(f"handout.{language}.md.j2").render(
+            **context, student=options.student, access=options.access
+        )
+        for language in LANGUAGES
+    }
+
+
+def environment() -> jinja2.Environment:
+    """The Jinja environment of labgen's templates, with the quoting filters."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(resources.files("labgen.templates"))),
         undefined=jinja2.StrictUndefined,  # a missing value is an error, never an empty string
@@ -85,7 +133,7 @@ def _environment() -> jinja2.Environment:
 
 def _context(spec: LabSpec, scenario: Scenario) -> dict[str, Any]:
     solution = {
-        host.name: [_step_context(s) for s in scenario.steps if s.solution and host in s.hosts]
+        host.name: [step_context(s) for s in scenario.steps if s.solution and host in s.hosts]
         for host in spec.hosts
     }
     host_names = [host.name for host in spec.hosts]
@@ -119,14 +167,14 @@ def _context(spec: LabSpec, scenario: Scenario) -> dict[str, Any]:
         ],
         "scenario": scenario,
         "steps": [
-            {**_step_context(step), "number": number}
+            {**step_context(step), "number": number}
             for number, step in enumerate(scenario.steps, start=1)
         ],
         "goals": scenario.goals,
     }
 
 
-def _step_context(step: Step) -> dict[str, Any]:
+def step_context(step: Step) -> dict[str, Any]:
     return {
         "id": step.id,
         "run": step.run,

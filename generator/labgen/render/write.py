@@ -56,7 +56,7 @@ def write_lab(files: list[PlannedFile], out: Path, *, force: bool) -> list[Writt
             target = staging / file.path
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(file.content, encoding="utf-8")
-            target.chmod(0o755 if file.executable else 0o644)
+            target.chmod(_mode(file))
         staging.chmod(0o755)
         if out.exists():
             _replace(out, staging)
@@ -66,6 +66,12 @@ def write_lab(files: list[PlannedFile], out: Path, *, force: bool) -> list[Writt
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return report
+
+
+def _mode(file: PlannedFile) -> int:
+    if file.private:
+        return 0o600
+    return 0o755 if file.executable else 0o644
 
 
 def _replace(out: Path, staging: Path) -> None:

@@ -53,10 +53,15 @@ def decode(raw: object, struct: type[S], path: str, problems: Problems) -> S | N
 
 
 def decode_fields(
-    raw: object, struct: type[msgspec.Struct], path: str, problems: Problems
+    raw: object,
+    struct: type[msgspec.Struct],
+    path: str,
+    problems: Problems,
+    skip: tuple[str, ...] = (),
 ) -> dict[str, Any] | None:
     """The fields of `struct` that decode well (defaults for missing ones), problems for the
-    others; None when `raw` is not a mapping at all."""
+    others; None when `raw` is not a mapping at all. Fields in `skip` are the caller's to
+    resolve: neither decoded nor reported missing."""
     names = [f.name for f in msgspec.structs.fields(struct)]
     if not isinstance(raw, Mapping):
         problems.add(path, f"{show(raw)} is not valid; use a mapping with: {', '.join(names)}")
@@ -69,6 +74,8 @@ def decode_fields(
             problems.add(f"{prefix}{shown}", f"unknown field; use one of: {', '.join(names)}")
     fields: dict[str, Any] = {}
     for field in msgspec.structs.fields(struct):
+        if field.name in skip:
+            continue
         if field.name not in raw:
             if field.required:
                 problems.add(f"{prefix}{field.name}", f"is missing; {_fix(field.type)}")

@@ -39,9 +39,11 @@ def struct_schema(struct: type[msgspec.Struct], title: str) -> dict[str, Any]:
         return node
 
     body = inline(generated)
-    defaults = msgspec.json.decode(msgspec.json.encode(struct()))  # JSON types: lists, not tuples
-    for name, value in defaults.items():
-        body["properties"][name]["default"] = value
+    for field in msgspec.structs.fields(struct):
+        if field.default_factory is not msgspec.NODEFAULT:
+            # As JSON types (lists, not tuples), like the defaults msgspec states itself.
+            default = msgspec.json.decode(msgspec.json.encode(field.default_factory()))
+            body["properties"][field.encode_name]["default"] = default
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": title,

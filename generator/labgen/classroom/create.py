@@ -1,0 +1,200 @@
+"""Plan a class folder: the lab, every student's handouts and access, the teacher guide,
+the roster and the secrets. Pure: the same class and seed give the same files.
+
+    class.yaml                  the class as resolved (what the class commands read)
+    roster.csv                  id,name,email (no secrets)
+    lab/                        the lab folder every student's lab is made from
+    students/ID/handout.*.md    the handout in en and zh, with steps as questions
+    students/ID/handout.*.html  the same, as a printable self-contained page
+    students/ID/access.txt      hosted: the SSH command and password (0600)
+    teacher/guide.en.{md,html}  the full solution, expected outputs, what each goal catches
+    secrets/seed                where the passwords come from (0600): kept by --force
+    secrets/credentials.csv     hosted: id,ssh_port,password (0600)
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import hashlib
+import hmac
+import io
+from pathlib import PurePosixPath
+from typing import Any
+
+import jinja2
+import yaml
+from markdown_it import MarkdownIt
+from markupsafe import Markup
+
+from labgen.classroom.spec import Classroom, Student, class_to_data
+from labgen.render.plan import (
+    HEADER,
+    LANGUAGES,
+    Access,
+    HandoutOptions,
+    PlannedFile,
+    environment,
+    plan_lab,
+    render_handouts,
+    step_context,
+)
+from labgen.steps.scenario import load_scenario
+
+# Inside a lab box, `lab HOST` opens a shell on one of the lab's hosts.
+HOST_COMMAND = "lab"
+SEED_FILE = PurePosixPath("secrets/seed")
+
+
+def plan_class(classroom: Classroom, seed: str) -> list[PlannedFile]:
+    """Every file of the class folder; `seed` (hex) makes the students' passwords."""
+    scenario = load_scenario(classroom.lab)
+    env = environment()
+    markdown = MarkdownIt("commonmark", {"html": False}).enable("table")
+    page = _html_environment().get_template("class/page.html.j2")
+
+    def html(text: str, title: str, language: str) -> str:
+        # The Markdown's first line is the generated-file comment; the page has its own.
+        body = markdown.render(text.split("\n", 1)[1] if text.startswith("<!--") else text)
+        return page.render(header=HEADER, language=language, title=title, body=Markup(body))
+
+    files = [
+        PlannedFile(PurePosixPath("class.yaml"), _class_yaml(classroom)),
+        PlannedFile(PurePosixPath("roster.csv"), _roster_csv(classroom.students)),
+        PlannedFile(SEED_FILE, seed + "\n", private=True),
+    ]
+    files += [
+        PlannedFile(PurePosixPath("lab") / file.path, file.content, file.executable)
+        for file in plan_lab(classroom.lab)
+    ]
+    hosted = classroom.delivery == "hosted"
+    for student in classroom.students:
+        folder = PurePosixPath("students") / student.id
+        access = _access(classroom, student) if hosted else None
+        handouts = render_handouts(
+            classroom.lab,
+            scenario,
+            env,
+            HandoutOptions(questions=True, student=student.id, access=access),
+        )
+        for language in LANGUAGES:
+            text = handouts[language]
+            title = f"{scenario.title.en if language == 'en' else scenario.title.zh} ({student.id})"
+            files.append(PlannedFile(folder / f"handout.{language}.md", text))
+            files.append(
+                PlannedFile(folder / f"handout.{language}.html", html(text, title, language))
+            )
+        if access is not None:
+            password = student_password(seed, student)
+            sheet = f"{student.id}: {access.ssh}\npassword: {password}\n"
+            files.append(PlannedFile(folder / "access.txt", sheet, private=True))
+    if hosted:
+        files.append(
+            PlannedFile(
+                PurePosixPath("secrets/credentials.csv"),
+                _credentials_csv(classroom, seed),
+                private=True,
+            )
+        )
+    guide = env.get_template("class/guide.en.md.j2").render(**_guide_context(classroom, scenario))
+    files.append(PlannedFile(PurePosixPath("teacher/guide.en.md"), guide))
+    files.append(
+        PlannedFile(
+            PurePosixPath("teacher/guide.en.html"),
+            html(guide, f"Teacher guide: {classroom.name}", "en"),
+        )
+    )
+    return files
+
+
+def student_password(seed: str, student: Student) -> str:
+    """A student's SSH password: derived from the class seed, so re-creating keeps it."""
+    digest = hmac.new(bytes.fromhex(seed), f"ssh:{student.id}".encode(), hashlib.sha256).digest()
+    return base64.b32encode(digest).decode()[:16].lower()
+
+
+def _access(classroom: Classroom, student: Student) -> Access:
+    port = classroom.ssh_port(student)
+    return Access(
+        ssh=f"ssh -p {port} {student.id}@{classroom.hosted.server}", host_command=HOST_COMMAND
+    )
+
+
+def _html_environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=environment().loader,
+        undefined=jinja2.StrictUndefined,
+        autoescape=True,
+        keep_trailing_newline=True,
+    )
+
+
+def _guide_context(classroom: Classroom, scenario: Any) -> dict[str, Any]:
+    lab = classroom.lab
+    hosted = classroom.hosted
+    return {
+        "header": HEADER,
+        "class_name": classroom.name,
+        "class_dir": f"classes/{classroom.name}",
+        "scenario": scenario,
+        "delivery": classroom.delivery,
+        "hosted": classroom.delivery == "hosted",
+        "server": hosted.server or "",
+        "limits": f"{hosted.cpus:g} CPU, {hosted.memory} of memory and {hosted.pids} processes",
+        "students": [
+            {"id": s.id, "name": s.name, "port": classroom.ssh_port(s)} for s in classroom.students
+        ],
+        "registry_addr": lab.registry_address,
+        "registry_host": lab.registry_host.name,
+        "client_list": ", ".join(f"`{h.name}`" for h in lab.clients),
+        "steps": [
+            {
+                **step_context(step),
+                "number": number,
+                "question": step.real is not None or not step.post.ok,
+            }
+            for number, step in enumerate(scenario.steps, start=1)
+        ],
+        "goals": [
+            {
+                "id": goal.id,
+                "title": goal.title,
+                "hint": goal.hint,
+                "host_names": ", ".join(h.name for h in goal.hosts),
+            }
+            for goal in scenario.goals
+        ],
+    }
+
+
+def _class_yaml(classroom: Classroom) -> str:
+    data = class_to_data(classroom)
+    data["students"] = "roster.csv"
+    data["lab"] = "lab/lab.yaml"
+    body = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+    return (
+        "# The class this folder was made from; the `labgen class` commands read it.\n"
+        "# To change the class, edit the class spec and run `labgen class create --force`.\n"
+        f"{body}"
+    )
+
+
+def _csv_line(*cells: object) -> str:
+    """One CSV row; cells are validated ids and names, quoted when they hold , or \"."""
+
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerow(cells)
+    return out.getvalue()
+
+
+def _roster_csv(students: tuple[Student, ...]) -> str:
+    return _csv_line("id", "name", "email") + "".join(
+        _csv_line(s.id, s.name, s.email) for s in students
+    )
+
+
+def _credentials_csv(classroom: Classroom, seed: str) -> str:
+    return _csv_line("id", "ssh_port", "password") + "".join(
+        _csv_line(s.id, classroom.ssh_port(s), student_password(seed, s))
+        for s in classroom.students
+    )
