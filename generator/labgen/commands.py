@@ -7,7 +7,7 @@ from typing import cast
 
 import click
 
-from labgen.render.plan import BackendChoice, plan_lab
+from labgen.render.plan import BackendChoice, PlannedFile, plan_lab
 from labgen.render.write import compare, write_lab
 from labgen.spec.parse import load_spec
 
@@ -26,15 +26,23 @@ def create_lab(
         click.echo(f"labgen: warning: {warning}", err=True)
     files = plan_lab(spec, cast(BackendChoice, backend))
     out = out or Path("labs") / spec.name
+    summary = write_folder(files, out, force=force, dry_run=dry_run)
+    if summary:
+        click.echo(f"created {out} ({summary}; {spec.mode} mode)")
+
+
+def write_folder(files: list[PlannedFile], out: Path, *, force: bool, dry_run: bool) -> str | None:
+    """Write a planned folder, or with `dry_run` list what would change. Returns a summary
+    of what was written (None on a dry run)."""
     if dry_run:
         for item in compare(files, out):
             click.echo(f"{item.status:8} {item.path}")
         click.echo(f"dry run: nothing written to {out}")
-        return
+        return None
     written = write_lab(files, out, force=force)
     counts = {
         status: sum(1 for w in written if w.status == status)
         for status in ("new", "changed", "same")
     }
     summary = ", ".join(f"{n} {status}" for status, n in counts.items() if n)
-    click.echo(f"created {out} ({len(written)} files: {summary}; {spec.mode} mode)")
+    return f"{len(written)} files: {summary}"

@@ -31,25 +31,19 @@ def create(spec: Path, out: Path | None, force: bool, dry_run: bool) -> None:
     """Render a class folder from the class spec SPEC (YAML)."""
     from labgen.classroom.create import SEED_FILE, plan_class
     from labgen.classroom.spec import load_class
-    from labgen.render.write import compare, write_lab
+    from labgen.commands import write_folder
 
     classroom, warnings = load_class(spec)
     for warning in warnings:
         click.echo(f"labgen: warning: lab.{warning}", err=True)
     out = out or CLASSES_DIR / classroom.name
     seed = _existing_seed(out / SEED_FILE) or secrets.token_hex(32)
-    files = plan_class(classroom, seed)
-    if dry_run:
-        for item in compare(files, out):
-            click.echo(f"{item.status:8} {item.path}")
-        click.echo(f"dry run: nothing written to {out}")
-        return
-    written = write_lab(files, out, force=force)
-    changed = sum(1 for w in written if w.status != "same")
-    click.echo(
-        f"created {out}: {len(classroom.students)} students ({classroom.delivery}), "
-        f"{len(written)} files ({changed} new or changed); secrets are in {out / 'secrets'}"
-    )
+    summary = write_folder(plan_class(classroom, seed), out, force=force, dry_run=dry_run)
+    if summary:
+        click.echo(
+            f"created {out} ({summary}; {len(classroom.students)} students, "
+            f"{classroom.delivery}); secrets are in {out / 'secrets'}"
+        )
 
 
 def _existing_seed(path: Path) -> str | None:
