@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from labgen.classroom.commands import class_group
 from labgen.errors import LabgenError
 
 BACKENDS = ("all", "vagrant", "compose")
@@ -231,6 +232,9 @@ def doctor() -> None:
         click.echo(f"{verdict.backend:<21} {verdict.detail}")
     if not any(v.ok for v in verdicts):
         raise click.exceptions.Exit(1)
+
+
+cli.add_command(class_group)
 
 
 def main() -> None:
