@@ -80,10 +80,14 @@ def read_submission(path: Path, lab: str, scenario: str, students: Collection[st
         report = render.from_dict(submission.report)
     except msgspec.ValidationError as error:
         raise ValueError(f"{path}: its grade report is damaged ({error}); {RESUBMIT}") from None
-    if submission.lab != lab or report.lab != lab:
+    if submission.lab != lab:
         raise ValueError(
             f"{path}: for lab {submission.lab!r}, this class's lab is {lab!r}; "
             "ask the student to submit from the class's lab folder"
+        )
+    if report.lab != submission.lab:
+        raise ValueError(
+            f"{path}: its grade report is of lab {report.lab!r}, not {submission.lab!r}; {RESUBMIT}"
         )
     if submission.scenario != scenario:
         raise ValueError(
