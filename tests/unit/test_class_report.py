@@ -83,6 +83,16 @@ def test_the_newest_of_hosted_result_and_submission_counts(tmp_path: Path) -> No
     assert (bob.source, bob.done) == ("hosted", 2)
 
 
+def test_times_are_shown_in_utc_whatever_offset_a_submission_has(tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    content = submission("alice", at(9), ALL, "E1")
+    content["created_at"] = "2026-11-28T16:09:00+08:00"
+    put(inbox, "alice.json", content)
+    write_result(tmp_path, "alice", at(8), first(1))  # 08:08 UTC: older than 16:09+08:00
+    alice = report_class(tmp_path, "ws", LAB, SCENARIO, ROSTER, inbox).rows[0]
+    assert (alice.checked_at, alice.source, alice.done) == ("2026-11-28 08:09:00", "byod", 6)
+
+
 def test_an_unreadable_latest_result_is_named_and_the_one_before_used(tmp_path: Path) -> None:
     write_result(tmp_path, "alice", at(1), first(2))
     broken = write_result(tmp_path, "alice", at(2), ALL)

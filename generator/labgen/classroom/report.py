@@ -12,7 +12,7 @@ import io
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -162,13 +162,22 @@ def _row(student: str, name: str, goals: Sequence[Goal], entry: Entry | None) ->
     if entry is None:
         cells = tuple(Cell("never", MARKS["never"], (), "never checked") for _ in goals)
         return Row(student, name, "never", "", "", cells, 0, "", "never checked", "")
-    checked_at = entry.checked_at.strftime("%Y-%m-%d %H:%M:%S")
+    # A submission may carry any UTC offset; the page says UTC, so show UTC.
+    checked_at = entry.checked_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
     if entry.report is None:
         cells = tuple(Cell("unknown", MARKS["unknown"], (), entry.error) for _ in goals)
         return Row(
-            student, name, "unreachable", entry.source, checked_at, cells, 0, "",
-            "lab unreachable", entry.error,
-        )  # fmt: skip
+            student=student,
+            name=name,
+            state="unreachable",
+            source=entry.source,
+            checked_at=checked_at,
+            cells=cells,
+            done=0,
+            stuck_at="",
+            status="lab unreachable",
+            error=entry.error,
+        )
     cells = tuple(_cell(entry.report, goal) for goal in goals)
     done = sum(1 for cell in cells if cell.state == "done")
     stuck = next((i for i, cell in enumerate(cells) if cell.state != "done"), None)
