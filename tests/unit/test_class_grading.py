@@ -17,6 +17,7 @@ from labgen.backends.base import Backend
 from labgen.check import report as render
 from labgen.classroom import grading
 from labgen.classroom.grading import grade_class, read_result, result_files
+from labgen.errors import LabgenError
 
 
 def clock() -> tuple[list[datetime], Callable[[], datetime]]:
@@ -130,3 +131,11 @@ def test_results_come_back_in_roster_order(tmp_path: Path, jobs: int) -> None:
         echo=lambda _: None,
     )  # fmt: skip
     assert [g.student for g in graded] == students
+
+
+def test_a_result_that_cannot_be_written_stops_the_run_in_one_line(tmp_path: Path) -> None:
+    (tmp_path / "results").write_text("a file where the folder should be", encoding="utf-8")
+    with pytest.raises(LabgenError, match=r"results/alice/.*\.json: cannot write the result \("):
+        grade_class(
+            tmp_path, LAB, SCENARIO, ["alice"], lambda _: StudentLab(ALL), echo=lambda _: None
+        )

@@ -25,6 +25,7 @@ from labgen.backends.base import Backend
 from labgen.check import report as render
 from labgen.check import runner
 from labgen.check.results import GOOD, CheckReport
+from labgen.errors import LabgenError
 from labgen.steps.scenario import Scenario
 from labgen.submit import utc_text
 
@@ -126,11 +127,18 @@ def _grade_one(
         "checked_at": utc_text(moment),
         "reachable": report is not None,
         "error": error,
-        "report": render.to_dict(report) if report else None,
+        "report": render.to_dict(report) if report is not None else None,
     }
     # Microseconds in the name: two runs in one second never overwrite each other.
-    path = class_dir / RESULTS_DIR / student / f"{moment.strftime('%Y%m%dT%H%M%S.%fZ')}.json"
-    write_text_atomic(path, json.dumps(record, indent=2, ensure_ascii=False) + "\n")
+    name = f"{moment.astimezone(UTC).strftime('%Y%m%dT%H%M%S.%fZ')}.json"
+    path = class_dir / RESULTS_DIR / student / name
+    try:
+        write_text_atomic(path, json.dumps(record, indent=2, ensure_ascii=False) + "\n")
+    except OSError as error:  # a result that cannot be kept stops the run: none is lost silently
+        raise LabgenError(
+            f"{path}: cannot write the result ({error.strerror}); free space or fix the "
+            "class folder's permissions, then run `labgen class check` again"
+        ) from None
     return Graded(student, path, report, error, time.monotonic() - start)
 
 
