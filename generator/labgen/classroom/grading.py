@@ -134,9 +134,9 @@ def _grade_one(
     path = class_dir / RESULTS_DIR / student / name
     try:
         write_text_atomic(path, json.dumps(record, indent=2, ensure_ascii=False) + "\n")
-    except OSError as error:  # a result that cannot be kept stops the run: none is lost silently
+    except OSError as failure:  # a result that cannot be kept stops the run: none is lost silently
         raise LabgenError(
-            f"{path}: cannot write the result ({error.strerror}); free space or fix the "
+            f"{path}: cannot write the result ({failure.strerror}); free space or fix the "
             "class folder's permissions, then run `labgen class check` again"
         ) from None
     return Graded(student, path, report, error, time.monotonic() - start)
