@@ -139,3 +139,15 @@ def test_a_result_that_cannot_be_written_stops_the_run_in_one_line(tmp_path: Pat
         grade_class(
             tmp_path, LAB, SCENARIO, ["alice"], lambda _: StudentLab(ALL), echo=lambda _: None
         )
+
+
+def test_nothing_below_the_class_layer_imports_it() -> None:
+    # The class layer sits on top: only cli.py (to attach `labgen class`) may name it.
+    package = Path(grading.__file__).resolve().parent.parent
+    importers = sorted(
+        str(path.relative_to(package))
+        for path in package.rglob("*.py")
+        if "labgen.classroom" in path.read_text(encoding="utf-8")
+        and path.parent.name != "classroom"
+    )
+    assert importers == ["cli.py"]
