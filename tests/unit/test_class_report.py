@@ -201,7 +201,7 @@ def test_class_report_command_writes_the_files_and_warns_about_bad_submissions(
     assert (
         f"labgen: warning: {inbox / 'bob.json'}: same Docker engine ID as alice's" in result.output
     )
-    assert "2 students, 1 graded, 1 finished, 1 files not used (see above)" in result.output
+    assert "2 students, 1 graded, 1 finished, files not used: 1 (see above)" in result.output
     assert {p.name for p in folder.iterdir()} == {
         "class.yaml",
         "report.html",

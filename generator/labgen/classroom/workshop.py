@@ -74,7 +74,7 @@ def report_class_folder(
         click.echo(f"labgen: warning: {problem}", err=True)
     graded = sum(1 for row in report.rows if row.state == "graded")
     finished = sum(1 for row in report.rows if row.state == "graded" and not row.stuck_at)
-    unused = f", {len(report.problems)} files not used (see above)" if report.problems else ""
+    unused = f", files not used: {len(report.problems)} (see above)" if report.problems else ""
     click.echo(
         f"wrote {info.folder / 'report.html'} (+ .csv, .json): {len(report.rows)} students, "
         f"{graded} graded, {finished} finished{unused}"
