@@ -48,7 +48,7 @@ class Cell:
     mark: str
     failing: tuple[str, ...]  # hosts where the goal does not hold
     note: str  # the tooltip: where it fails and why
-    label: str = ""  # the failing hosts, shown when the goal is on several hosts
+    label: str = ""  # the failing hosts, shown when the goal holds on some of its hosts
 
 
 @dataclass(frozen=True)
@@ -199,7 +199,8 @@ def _cell(report: CheckReport, goal: Goal) -> Cell:
             continue
         lines.append(f"{host}: {result.detail or result.status}")
         lines += [f"  | {line}" for line in result.excerpt.splitlines()]
-    label = " ".join(failing) if len(hosts) > 1 else ""
+    # Named only when it holds on some hosts: "✗ client" says the registry host is fine.
+    label = " ".join(failing) if len(failing) < len(hosts) else ""
     return Cell("todo", MARKS["todo"], tuple(failing), "\n".join(lines), label)
 
 
