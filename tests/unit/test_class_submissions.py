@@ -102,7 +102,8 @@ def test_a_duplicate_keeps_the_newest_and_names_the_older(tmp_path: Path) -> Non
     ingested = ingest(tmp_path, LAB, "insecure", ROSTER)
     assert ingested.accepted["alice"].path.name == "alice-late.json"
     assert ingested.problems == [
-        f"{old}: an older submission from alice; alice-late.json (2026-11-28T08:09:00Z) is the one used"
+        f"{old}: alice handed in more than one; the newest, alice-late.json "
+        "(2026-11-28T08:09:00Z), is the one used"
     ]
 
 
@@ -142,7 +143,7 @@ def test_a_copy_of_an_older_submission_is_still_a_copy(tmp_path: Path) -> None:
     ingested = ingest(tmp_path, LAB, "insecure", ROSTER)
     assert list(ingested.accepted) == ["alice"]
     assert [line.split(": ", 1)[1][:20] for line in ingested.problems] == [
-        "an older submission ",
+        "alice handed in more",
         "same Docker engine I",
     ]
 

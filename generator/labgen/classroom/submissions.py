@@ -53,8 +53,8 @@ def ingest(folder: Path, lab: str, scenario: str, students: Collection[str]) -> 
         if student in accepted:
             used = accepted[student]
             problems[item.path] = (
-                f"{item.path}: an older submission from {student}; {used.path.name} "
-                f"({utc_text(used.submission.created_at)}) is the one used"
+                f"{item.path}: {student} handed in more than one; the newest, "
+                f"{used.path.name} ({utc_text(used.submission.created_at)}), is the one used"
             )
         else:
             accepted[student] = item
