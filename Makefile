@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 LABS   := $(patsubst %/lab.yaml,%,$(wildcard labs/*/lab.yaml))
 
-.PHONY: test unit e2e vm lint demo labs golden bench bench-lab bench-vm clean
+.PHONY: test unit e2e vm lint demo labs golden bench bench-class bench-lab bench-vm clean
 
 $(BIN)/labgen: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,10 @@ golden: $(BIN)/labgen
 
 bench: $(BIN)/labgen
 	$(BIN)/python bench/bench_create.py
+
+## bench-class: `labgen class report` for 100 students x 6 goals (no engine needed)
+bench-class: $(BIN)/labgen
+	$(BIN)/python bench/bench_class_report.py
 
 ## bench-lab: up/check/down times on the sandboxed engine (root)
 bench-lab: $(BIN)/labgen

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -31,35 +32,73 @@ def missing(reason: str) -> None:
     pytest.skip(reason)
 
 
+OFFLINE = [
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-default-apps",
+    "--disable-extensions",
+    "--no-pings",
+    "--proxy-server=127.0.0.1:9",  # should anything still try: loopback, refused
+    "--host-resolver-rules=MAP * ~NOTFOUND",
+]
+
+
+@cache
+def own_network_namespace() -> bool:
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        return False
+    return (
+        subprocess.run([unshare, "--net", "true"], capture_output=True, check=False).returncode == 0
+    )
+
+
+def chromium(page: Path, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    argv = [
+        tool_or_skip("chromium"),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--enable-logging=stderr",
+        "--v=0",
+        *OFFLINE,
+        *args,
+        page.resolve().as_uri(),
+    ]
+    if own_network_namespace():
+        argv = ["unshare", "--net", *argv]
+    done = subprocess.run(
+        argv,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+        env={**os.environ, "HOME": str(tmp_path)},
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done
+
+
+def console_messages(stderr: str) -> list[str]:
+    """What the page wrote to the console, as chromium logs it (`...:CONSOLE(1)] "..."`)."""
+    return [line for line in stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line]
+
+
 def open_in_chromium(
     page: Path, out: Path, width: int = 1000, height: int = 1400
 ) -> tuple[str, Path]:
     """Open `page` in headless Chromium as a person would: the DOM it built, and a screenshot.
 
-    Fails when the browser logs a console error (the pages labgen writes need no script)."""
-    browser = tool_or_skip("chromium")
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"]
-    flags += ["--enable-logging=stderr", "--v=0", f"--window-size={width},{height}"]
+    Fails when the browser logs a console message (the pages labgen writes need no script)."""
     shot = out / f"{page.stem}.png"
-    taken = subprocess.run(
-        [browser, *flags, f"--screenshot={shot}", page.as_uri()],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    dumped = subprocess.run(
-        [browser, *flags, "--dump-dom", page.as_uri()],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    size = f"--window-size={width},{height}"
+    taken = chromium(page, out, "--hide-scrollbars", size, f"--screenshot={shot}")
+    dumped = chromium(page, out, "--hide-scrollbars", size, "--dump-dom")
     for done in (taken, dumped):
-        assert done.returncode == 0, done.stderr[-2000:]
-        console = [
-            line for line in done.stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line
-        ]
+        console = console_messages(done.stderr)
         assert not console, console
     assert shot.stat().st_size > 10_000, "the screenshot is blank"
     return dumped.stdout, shot

@@ -209,6 +209,25 @@ def run(
 
 
 @cli.command()
+@LAB_ARGUMENT
+@BACKEND_OPTION
+@click.option("--student", required=True, help="Your student id, as your teacher gave it.")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Submission file to write [default: <lab>-<student>.submission.json].",
+)
+@TIMEOUT_OPTION
+def submit(
+    lab: Path | None, backend: str | None, student: str, out: Path | None, timeout: float
+) -> None:
+    """Grade your lab (changing nothing in it) and write the file to hand in to your teacher."""
+    from labgen.submit import submit_lab
+
+    submit_lab(lab, backend, student, out, timeout)
+
+
+@cli.command()
 def doctor() -> None:
     """What this machine can run: Docker, compose, Vagrant and its providers, KVM."""
     from labgen.doctor import examine

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
+from typing import Any, Literal
 from xml.etree import ElementTree
+
+import msgspec
 
 from labgen.check.results import CheckReport, CheckResult
 
@@ -41,8 +44,9 @@ def summary_line(report: CheckReport) -> str:
     return f"{verdict}: {report.lab} ({report.mode}, {report.backend}): {', '.join(counts)} in {report.duration:.1f} s"
 
 
-def to_json(report: CheckReport) -> str:
-    data = {
+def to_dict(report: CheckReport) -> dict[str, Any]:
+    """The report as `labgen check --json` prints it; result and submission files embed it."""
+    return {
         "lab": report.lab,
         "mode": report.mode,
         "backend": report.backend,
@@ -50,7 +54,27 @@ def to_json(report: CheckReport) -> str:
         "duration": round(report.duration, 3),
         "results": [{**asdict(r), "duration": round(r.duration, 3)} for r in report.results],
     }
-    return json.dumps(data, indent=2, ensure_ascii=False)
+
+
+def to_json(report: CheckReport) -> str:
+    return json.dumps(to_dict(report), indent=2, ensure_ascii=False)
+
+
+class _ReportDoc(msgspec.Struct, forbid_unknown_fields=True):
+    """The shape `to_dict` writes, checked strictly when a file is read back."""
+
+    lab: str
+    mode: Literal["solve", "grade"]
+    backend: str
+    ok: bool
+    duration: float
+    results: list[CheckResult]
+
+
+def from_dict(data: object) -> CheckReport:
+    """A report read back from `to_dict`'s shape; raises msgspec.ValidationError saying where not."""
+    doc = msgspec.convert(data, _ReportDoc)
+    return CheckReport(doc.lab, doc.mode, doc.backend, doc.results, doc.duration)
 
 
 def to_junit(report: CheckReport) -> str:

@@ -1,4 +1,4 @@
-"""`labgen class ...`: thin click commands over the class layer's plain functions."""
+"""The `labgen class` commands: thin; they read the class folder and call plain functions."""
 
 from __future__ import annotations
 
@@ -10,10 +10,33 @@ import click
 
 CLASSES_DIR = Path("classes")
 
+CLASS_ARGUMENT = click.argument(
+    "class_dir", metavar="CLASS", type=click.Path(path_type=Path, file_okay=False, exists=True)
+)
+JOBS_OPTION = click.option(
+    "--jobs",
+    type=click.IntRange(1, 64),
+    default=4,
+    show_default=True,
+    help="How many labs to grade at the same time.",
+)
+TIMEOUT_OPTION = click.option(
+    "--timeout",
+    type=click.FloatRange(1, 3600),
+    default=60,
+    show_default=True,
+    help="Seconds each goal check may take.",
+)
+SUBMISSIONS_OPTION = click.option(
+    "--submissions",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="byod: the folder holding the students' `labgen submit` files.",
+)
 
-@click.group("class")
+
+@click.group(name="class")
 def class_group() -> None:
-    """A whole class: every student's lab, handouts, grading and report."""
+    """A whole class: every student's lab, handouts, grading and the class report."""
 
 
 @class_group.command("create")
@@ -53,3 +76,49 @@ def _existing_seed(path: Path) -> str | None:
     except (OSError, UnicodeDecodeError):
         return None
     return seed if len(seed) == 64 and set(seed) <= set(string.hexdigits) else None
+
+
+@class_group.command("check")
+@CLASS_ARGUMENT
+@JOBS_OPTION
+@click.option("--students", help="Only these students (comma-separated ids).")
+@TIMEOUT_OPTION
+def check(class_dir: Path, jobs: int, students: str | None, timeout: float) -> None:
+    """Grade every student's running lab (grade mode: nothing in a lab changes); keep the results.
+
+    Exit 1 when a lab could not be reached (its result file says why)."""
+    from labgen.classroom.info import open_class
+    from labgen.classroom.workshop import check_class
+
+    if not check_class(open_class(class_dir), jobs, students, timeout):
+        raise click.exceptions.Exit(1)
+
+
+@class_group.command("report")
+@CLASS_ARGUMENT
+@SUBMISSIONS_OPTION
+def report(class_dir: Path, submissions: Path | None) -> None:
+    """Write report.html, report.csv and report.json in CLASS from the latest results."""
+    from labgen.classroom.info import open_class
+    from labgen.classroom.workshop import report_class_folder
+
+    report_class_folder(open_class(class_dir), submissions, None)
+
+
+@class_group.command("watch")
+@CLASS_ARGUMENT
+@click.option(
+    "--every",
+    type=click.IntRange(5, 3600),
+    required=True,
+    help="Seconds between two rounds of grading and reporting.",
+)
+@JOBS_OPTION
+@SUBMISSIONS_OPTION
+@TIMEOUT_OPTION
+def watch(class_dir: Path, every: int, jobs: int, submissions: Path | None, timeout: float) -> None:
+    """Regrade (hosted) and rewrite the report every S seconds until Ctrl-C; the page reloads itself."""
+    from labgen.classroom.info import open_class
+    from labgen.classroom.workshop import watch_class
+
+    watch_class(open_class(class_dir), every, jobs, submissions, timeout)

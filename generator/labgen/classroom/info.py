@@ -1,0 +1,55 @@
+"""A class folder as the class commands see it: its resolved class and where it lives."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from labgen.backends.base import Backend
+from labgen.classroom.spec import Classroom, Student, load_class
+from labgen.errors import UsageError
+from labgen.spec.model import LabSpec
+
+CLASS_FILE = "class.yaml"
+
+
+@dataclass(frozen=True)
+class ClassInfo:
+    folder: Path
+    classroom: Classroom
+
+    @property
+    def name(self) -> str:
+        return self.classroom.name
+
+    @property
+    def lab(self) -> LabSpec:
+        return self.classroom.lab
+
+    @property
+    def delivery(self) -> str:
+        return self.classroom.delivery
+
+    @property
+    def students(self) -> tuple[Student, ...]:
+        return self.classroom.students
+
+
+def open_class(folder: Path) -> ClassInfo:
+    """The class in `folder` (made by `labgen class create`)."""
+    path = folder / CLASS_FILE
+    if not path.is_file():
+        raise UsageError(
+            f"{folder}: no {CLASS_FILE} here; give a class folder made by `labgen class create`"
+        )
+    classroom, _ = load_class(path)
+    return ClassInfo(folder, classroom)
+
+
+def hosted_backends(info: ClassInfo) -> Callable[[str], Backend]:
+    """Each hosted student's lab as a Backend (lab boxes, classroom/hosted.py)."""
+    raise UsageError(
+        f"{info.folder}: grading hosted labs needs lab boxes (classroom/hosted.py), "
+        "which this labgen does not have yet; use a byod class with --submissions"
+    )

@@ -1,0 +1,75 @@
+"""`labgen submit`: a student's lab graded into one file, on a scripted lab."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from classkit import ALL, LAB, SCENARIO, StudentLab, at, first
+from click.testing import CliRunner
+
+from labgen import live
+from labgen.classroom.submissions import read_submission
+from labgen.cli import cli
+from labgen.errors import LabgenError, UsageError
+from labgen.lab import Lab
+from labgen.submit import make_submission
+
+
+def test_a_submission_holds_who_what_when_the_grade_and_the_engine_ids() -> None:
+    lab = StudentLab(first(2), engine="laptop1")
+    content = make_submission(lab, SCENARIO, LAB, "alice", 5, now=lambda: at(7))
+    assert content["format"] == 1
+    assert (content["student"], content["lab"], content["scenario"]) == ("alice", LAB, "insecure")
+    assert content["created_at"] == "2026-11-28T08:07:00Z"
+    assert content["labgen_version"] == "0.1.0"
+    assert content["engine_ids"] == {"client": "laptop1-client", "registry": "laptop1-registry"}
+    report = content["report"]
+    assert report["mode"] == "grade" and report["lab"] == LAB
+    passed = {(r["id"], r["host"]) for r in report["results"] if r["status"] == "pass"}
+    assert passed == first(2)
+    allowed = {goal.run for goal in SCENARIO.goals} | {"docker info --format '{{.ID}}'"}
+    assert {command for _, command in lab.calls} <= allowed, "submit must only read the lab"
+
+
+def test_a_host_whose_engine_does_not_answer_stops_the_submission() -> None:
+    with pytest.raises(LabgenError, match=r"^host client: its Docker engine does not answer"):
+        make_submission(StudentLab(ALL, down={"client"}), SCENARIO, LAB, "alice", 5)
+
+
+@pytest.mark.parametrize("student", ["Alice", "al ice", "-bob", "", "a/b"])
+def test_a_student_id_must_be_a_dns_label(student: str) -> None:
+    with pytest.raises(UsageError, match="not a student id"):
+        make_submission(StudentLab(ALL), SCENARIO, LAB, student, 5)
+
+
+def test_the_command_writes_a_file_the_class_report_accepts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "lab"
+    folder.mkdir()
+    (folder / "lab.yaml").write_text("{}\n", encoding="utf-8")
+    used: list[str | None] = []
+
+    def make_backend(lab: Lab, backend: str | None) -> StudentLab:
+        used.append(backend)
+        return StudentLab(ALL, engine="laptop7")
+
+    monkeypatch.setattr(live, "make_backend", make_backend)
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["submit", "--student", "alice", str(folder)])
+    assert result.exit_code == 0, result.output
+    written = tmp_path / f"{LAB}-alice.submission.json"
+    assert f"wrote {written.name}: 8 of 8 checks hold" in result.output
+    assert used == [None]  # the backend `labgen up` used
+    accepted = read_submission(written, LAB, "insecure", ["alice"])
+    assert accepted.submission.engine_ids["client"] == "laptop7-client"
+    assert json.loads(written.read_text(encoding="utf-8"))["student"] == "alice"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lab", written.name]
+
+
+def test_the_command_refuses_a_bad_student_id_before_touching_the_lab(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["submit", "--student", "Bob!", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "--student 'Bob!': not a student id" in result.output
