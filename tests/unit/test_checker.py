@@ -150,7 +150,7 @@ def test_timeout_is_a_clear_failure_without_retries(scenario: Scenario) -> None:
 
 
 def test_grade_reports_missing_goals_with_hints(scenario: Scenario) -> None:
-    backend = ScriptedBackend({"jq -e": [error("")], "client-has": [ok()]})
+    backend = ScriptedBackend({"jq -s -e": [error("")], "| jq -e": [error("")]})
     report = runner.grade(backend, scenario, "lab", 5, lambda *a: None, lambda r: None)
     failing = {(r.id, r.host) for r in report.results if r.status == "fail"}
     assert failing == {
