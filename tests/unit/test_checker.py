@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from collections.abc import Callable
+from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
@@ -12,6 +14,7 @@ from labgen.backends.base import ExecResult, HostStatus, Progress
 from labgen.check import report as render
 from labgen.check import runner
 from labgen.check.results import CheckResult
+from labgen.errors import LabgenError
 from labgen.spec.parse import parse_spec
 from labgen.steps.scenario import Scenario, load_scenario
 
@@ -164,10 +167,77 @@ def test_grade_reports_missing_goals_with_hints(scenario: Scenario) -> None:
     assert not report.ok
 
 
+PROBE = "docker container ls --all"
+
+
 def test_choose_mode_grades_a_lab_whose_registry_exists() -> None:
-    assert runner.choose_mode(ScriptedBackend(), "registry", 5) == "grade"
-    fresh = ScriptedBackend({"docker container inspect registry": [error("No such container")]})
+    backend = ScriptedBackend({PROBE: [ok()]})
+    assert runner.choose_mode(backend, "registry", 5) == "grade"
+    assert backend.calls == [("registry", runner.REGISTRY_PROBE)]
+
+
+def test_choose_mode_solves_only_a_lab_seen_to_be_fresh() -> None:
+    fresh = ScriptedBackend({PROBE: [ExecResult(runner.FRESH, "", "", 0.01)]})
     assert runner.choose_mode(fresh, "registry", 5) == "solve"
+
+
+@pytest.mark.parametrize(
+    ("answer", "says"),
+    [
+        (
+            ExecResult(124, "", "labgen: timed out after 5 s", 5.0, timed_out=True),
+            "did not answer within 5 s",
+        ),
+        (
+            ExecResult(runner.ENGINE_DOWN, "", "Cannot connect to the Docker daemon", 0.1),
+            "answered, but its Docker engine did not",
+        ),
+        (  # compose: the node is stopped
+            ExecResult(1, "", 'service "registry" is not running', 0.1),
+            'could not be examined (exit 1: service "registry" is not running)',
+        ),
+        (  # vagrant: the VM is down, or ssh fails
+            ExecResult(255, "", "ssh: connect to host 192.168.121.5 port 22: No route to host", 3),
+            "could not be examined (exit 255: ssh: connect to host",
+        ),
+        (ExecResult(127, "", "", 0.1), "could not be examined (exit 127: no output)"),
+    ],
+)
+def test_choose_mode_stops_where_the_lab_cannot_be_examined(answer: ExecResult, says: str) -> None:
+    backend = ScriptedBackend({PROBE: [answer]})
+    with pytest.raises(LabgenError) as raised:
+        runner.choose_mode(backend, "registry", 5)
+    message = str(raised.value)
+    assert len(message.splitlines()) == 1
+    assert message.startswith("check --mode auto: the registry host registry ")
+    assert says in message and "choose --mode grade or solve" in message
+    assert backend.calls == [("registry", runner.REGISTRY_PROBE)]  # nothing else was run
+
+
+@pytest.mark.parametrize(
+    ("docker", "code"),
+    [
+        ("printf 'web\\nregistry\\n'", 0),
+        ("printf 'registry-old\\nmy-registry\\n'", runner.FRESH),
+        ("true", runner.FRESH),
+        ("echo 'Cannot connect to the Docker daemon' >&2; exit 1", runner.ENGINE_DOWN),
+    ],
+)
+def test_registry_probe_exit_codes_in_a_real_shell(
+    tmp_path: Path, require_tool: Callable[[str], str], docker: str, code: int
+) -> None:
+    """The probe as the hosts' sh runs it, with a stand-in `docker` answering the listing."""
+    stub = tmp_path / "docker"
+    stub.write_text(f"#!/bin/sh\n{docker}\n")
+    stub.chmod(0o755)
+    done = subprocess.run(
+        [require_tool("sh"), "-c", runner.REGISTRY_PROBE],
+        env={"PATH": f"{tmp_path}:/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == code, done.stderr
 
 
 def test_reports_json_junit_and_text(scenario: Scenario) -> None:
