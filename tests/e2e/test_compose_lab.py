@@ -73,8 +73,8 @@ def test_solve_replays_every_step_then_grade_passes(make_lab) -> None:
     code, out, err = live.labgen(
         "check", "--mode", "solve", "--json", "--junit", str(live.folder / "j.xml")
     )
-    report = json.loads(out)
     assert code == 0, err + out
+    report = json.loads(out)
     assert report["ok"] is True
     status = {(r["id"], r["host"]): r for r in report["results"]}
     scenario = load_scenario(live.lab.spec)
@@ -99,8 +99,8 @@ def test_solve_replays_every_step_then_grade_passes(make_lab) -> None:
 
     # The finished lab grades green, and auto mode picks grade for it.
     code, out, err = live.labgen("check", "--json")
+    assert code == 0, err + out
     graded = json.loads(out)
-    assert code == 0, out
     assert graded["mode"] == "grade"
     assert {r["status"] for r in graded["results"]} == {"pass"}
 
@@ -117,9 +117,9 @@ def test_grade_half_done_lab_names_exactly_the_missing_goals(make_lab) -> None:
     ):
         live.sh("registry", command)
     before = live.sh("registry", "cat /etc/docker/daemon.json")
-    code, out, _ = live.labgen("check", "--mode", "grade", "--json")
+    code, out, err = live.labgen("check", "--mode", "grade", "--json")
+    assert code == 1, err + out
     report = json.loads(out)
-    assert code == 1
     failing = sorted((r["id"], r["host"]) for r in report["results"] if r["status"] == "fail")
     assert failing == [
         ("client-has-image", "client"),
@@ -141,8 +141,8 @@ def test_solved_lab_is_done_by_provisioning_and_provisioning_is_idempotent(
     spec.write_text("name: solved-lab\nmode: solved\n")
     live = make_lab(str(spec))
     # Provisioning did every step: the lab grades green without anyone touching it.
-    code, out, _ = live.labgen("check", "--mode", "grade", "--json")
-    assert code == 0, out
+    code, out, err = live.labgen("check", "--mode", "grade", "--json")
+    assert code == 0, err + out
 
     digests = {
         h: hashlib.sha256(live.sh(h, "cat /etc/docker/daemon.json").encode()).hexdigest()

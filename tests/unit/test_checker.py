@@ -133,23 +133,70 @@ def test_stdout_that_should_be_gone_fails(scenario: Scenario) -> None:
     assert step.detail == "the output still shows 'nginx'"
 
 
-def test_retries_only_where_the_step_allows_them(
-    scenario: Scenario, monkeypatch: pytest.MonkeyPatch
-) -> None:
+REFUSED = error("curl: (7) Failed to connect to localhost port 5000: Connection refused")
+MANIFEST_UNKNOWN = error(
+    "manifest for 192.168.56.101:5000/nginx:alpine not found: manifest unknown: manifest unknown"
+)
+
+
+def test_retries_while_the_step_fails(scenario: Scenario, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(runner, "RETRY_PAUSE_S", 0)
-    refused = error("curl: (7) Failed to connect to localhost port 5000: Connection refused")
-    backend = ScriptedBackend({"curl -fsS http://localhost:5000/v2/": [refused, refused, ok()]})
+    backend = ScriptedBackend({"curl -fsS http://localhost:5000/v2/": [REFUSED, REFUSED, ok()]})
     step = next(r for r in solve(backend, scenario) if r.id == "wait-registry")
     assert (step.status, step.attempts) == ("pass", 3)
 
 
-def test_timeout_is_a_clear_failure_without_retries(scenario: Scenario) -> None:
+def test_retries_stop_when_exhausted(scenario: Scenario, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(runner, "RETRY_PAUSE_S", 0)
+    backend = ScriptedBackend({"curl -fsS http://localhost:5000/v2/": [REFUSED]})
+    (wait,) = [s for s in scenario.steps if s.id == "wait-registry"]
+    step = next(r for r in solve(backend, scenario) if r.id == "wait-registry")
+    assert wait.retries == 30
+    assert (step.status, step.attempts) == ("fail", wait.retries)
+    assert backend.calls.count(("registry", wait.run)) == wait.retries
+
+
+def test_a_step_without_retries_runs_once(
+    scenario: Scenario, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(runner, "RETRY_PAUSE_S", 0)
+    backend = ScriptedBackend({"docker push localhost:5000": [error("connection refused"), ok()]})
+    step = next(r for r in solve(backend, scenario) if r.id == "push-local")
+    assert (step.status, step.attempts) == ("fail", 1)
+
+
+@pytest.mark.parametrize(
+    ("answer", "status"), [(ok(), "deviation"), (MANIFEST_UNKNOWN, "expected-failure")]
+)
+def test_no_retry_once_the_outcome_is_judged(
+    scenario: Scenario, monkeypatch: pytest.MonkeyPatch, answer: ExecResult, status: str
+) -> None:
+    # pull-lan-after-config may run 30 times, but only while its outcome is a failure: a
+    # second attempt here would get REFUSED.
+    monkeypatch.setattr(runner, "RETRY_PAUSE_S", 0)
+    backend = ScriptedBackend()
+
+    def on_start(item: str, host: str, index: int, total: int) -> None:
+        after = item == "pull-lan-after-config"
+        backend.overrides = {"docker pull 192.168.56.101": [answer, REFUSED]} if after else {}
+
+    report = runner.solve(backend, scenario, "lab", 5, on_start, lambda r: None)
+    step = next(r for r in report.results if r.id == "pull-lan-after-config")
+    assert (step.status, step.attempts) == (status, 1)
+    assert report.ok
+
+
+def test_timeout_stops_the_retries(scenario: Scenario, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(runner, "RETRY_PAUSE_S", 0)
     hung = ExecResult(124, "", "labgen: timed out after 5 s", 5.0, timed_out=True)
-    backend = ScriptedBackend({"docker pull registry:2": [hung]})
-    step = solve(backend, scenario)[0]
+    backend = ScriptedBackend({"curl -fsS http://localhost:5000/v2/": [hung, ok()]})
+    (wait,) = [s for s in scenario.steps if s.id == "wait-registry"]
+    step = next(r for r in solve(backend, scenario) if r.id == "wait-registry")
+    assert wait.retries > 1
     assert step.status == "fail"
     assert step.detail.startswith("no answer within 5 s (per-step timeout)")
     assert step.attempts == 1
+    assert backend.calls.count(("registry", wait.run)) == 1
 
 
 def test_grade_reports_missing_goals_with_hints(scenario: Scenario) -> None:
