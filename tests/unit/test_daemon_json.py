@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -464,3 +466,67 @@ def test_goal_and_done_if_see_the_entry_only_where_it_is(
             [require_tool("bash"), "-c", local], capture_output=True, text=True, check=False
         )
         assert (done.returncode == 0) is holds, (command, done.stderr)
+
+
+def test_failed_rename_leaves_the_file_as_it_was(
+    add: Callable[[str, str], Run],
+    daemon_json: Path,
+    require: Callable[[str], None],
+    require_tool: Callable[[str], str],
+) -> None:
+    # An immutable file cannot be renamed over, not even by root: a real failure of mv,
+    # after the new content was written next to it.
+    write(daemon_json, {"debug": True})
+    before = daemon_json.read_bytes()
+    chattr = require_tool("chattr")
+    if subprocess.run([chattr, "+i", str(daemon_json)], capture_output=True).returncode != 0:
+        require("chattr +i needs root and a filesystem with inode flags (ext4, xfs, btrfs)")
+    try:
+        result = add("insecure-registries", REGISTRY)
+    finally:
+        subprocess.run([chattr, "-i", str(daemon_json)], check=True)
+    _refused(result, f"cannot replace {daemon_json}: Operation not permitted", "left untouched")
+    assert daemon_json.read_bytes() == before
+    assert _names(daemon_json.parent) == ["daemon.json"]
+
+
+@pytest.mark.parametrize("signal", [signal.SIGTERM, signal.SIGINT])
+def test_interrupted_write_leaves_no_temp_file(
+    node_sh: Path,
+    daemon_json: Path,
+    tmp_path: Path,
+    require_tool: Callable[[str], str],
+    signal: signal.Signals,
+) -> None:
+    # A stand-in `sync` holds the script between writing the temp file and renaming it.
+    jq = require_tool("jq")
+    stubs = tmp_path / "stubs"
+    stubs.mkdir()
+    reached = tmp_path / "reached"
+    (stubs / "sync").write_text(f"#!/bin/sh\ntouch {reached}\nexec sleep 30\n")
+    (stubs / "sync").chmod(0o755)
+    (stubs / "jq").symlink_to(jq)
+    write(daemon_json, {"debug": True})
+    before = daemon_json.read_bytes()
+    running = subprocess.Popen(
+        [require_tool("bash"), str(node_sh), "daemon-json", "add", "insecure-registries", REGISTRY],
+        env={"PATH": f"{stubs}:/usr/bin:/bin", "LABGEN_DAEMON_JSON": str(daemon_json)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while not reached.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert reached.exists(), "the script never got to writing the new file"
+        assert len(_names(daemon_json.parent)) == 2  # daemon.json and its temp file
+        os.killpg(running.pid, signal)  # as Ctrl-C or a kill reaches the whole job
+        running.wait(timeout=10)
+    finally:
+        if running.poll() is None:
+            os.killpg(running.pid, 9)
+            running.wait()
+    assert running.returncode != 0
+    assert daemon_json.read_bytes() == before
+    assert _names(daemon_json.parent) == ["daemon.json"]
