@@ -149,7 +149,8 @@ def status(lab: Path | None, backend: str | None) -> None:
     default="auto",
     show_default=True,
     help="solve: replay the tutorial's steps; grade: inspect a student's lab, changing "
-    "nothing; auto: solve a fresh lab, grade one where the registry exists.",
+    "nothing; auto: solve a lab seen to be fresh (its registry host answers and has no "
+    "registry container), grade one where the registry exists, else stop and say why.",
 )
 @TIMEOUT_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")

@@ -21,3 +21,13 @@ class UsageError(LabgenError):
     """The command line asks for something that cannot be done (e.g. overwrite without --force)."""
 
     exit_code = 2
+
+
+class ScenarioError(LabgenError):
+    """A scenario file (scenarios/*.yaml) is invalid. Carries every problem, one line each."""
+
+    exit_code = 2
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems

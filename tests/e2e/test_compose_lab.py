@@ -70,11 +70,11 @@ def make_lab(engine: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyP
 
 def test_solve_replays_every_step_then_grade_passes(make_lab) -> None:
     live = make_lab()
-    code, out, err = live.labgen(
-        "check", "--mode", "solve", "--json", "--junit", str(live.folder / "j.xml")
-    )
-    report = json.loads(out)
+    # A fresh lab: auto mode sees the engine answer and no registry container, and solves.
+    code, out, err = live.labgen("check", "--json", "--junit", str(live.folder / "j.xml"))
     assert code == 0, err + out
+    report = json.loads(out)
+    assert report["mode"] == "solve"
     assert report["ok"] is True
     status = {(r["id"], r["host"]): r for r in report["results"]}
     scenario = load_scenario(live.lab.spec)
@@ -99,8 +99,8 @@ def test_solve_replays_every_step_then_grade_passes(make_lab) -> None:
 
     # The finished lab grades green, and auto mode picks grade for it.
     code, out, err = live.labgen("check", "--json")
+    assert code == 0, err + out
     graded = json.loads(out)
-    assert code == 0, out
     assert graded["mode"] == "grade"
     assert {r["status"] for r in graded["results"]} == {"pass"}
 
@@ -117,9 +117,9 @@ def test_grade_half_done_lab_names_exactly_the_missing_goals(make_lab) -> None:
     ):
         live.sh("registry", command)
     before = live.sh("registry", "cat /etc/docker/daemon.json")
-    code, out, _ = live.labgen("check", "--mode", "grade", "--json")
+    code, out, err = live.labgen("check", "--mode", "grade", "--json")
+    assert code == 1, err + out
     report = json.loads(out)
-    assert code == 1
     failing = sorted((r["id"], r["host"]) for r in report["results"] if r["status"] == "fail")
     assert failing == [
         ("client-has-image", "client"),
@@ -132,6 +132,37 @@ def test_grade_half_done_lab_names_exactly_the_missing_goals(make_lab) -> None:
     assert hints["engine-insecure"] == "not yet: restart Docker after editing daemon.json"
     # Grading changed nothing.
     assert live.sh("registry", "cat /etc/docker/daemon.json") == before
+    # Auto mode grades this lab: its registry exists.
+    code, out, err = live.labgen("check", "--json")
+    assert code == 1, err + out
+    assert json.loads(out)["mode"] == "grade"
+
+    # Provisioning again over a daemon.json it cannot merge stops, and changes nothing.
+    unmergeable = '{"registry-mirrors": [1]}'
+    live.sh("client", f"echo '{unmergeable}' | sudo tee /etc/docker/daemon.json >/dev/null")
+    engine_pid = live.sh("client", "cat /var/run/docker.pid")
+    rerun = live.backend.exec("client", "/lab/provision/client.sh", 300)
+    assert rerun.exit_code != 0, rerun.output
+    assert rerun.stderr.strip().splitlines() == [
+        'labgen-node: error: /etc/docker/daemon.json: "registry-mirrors" holds an entry that is '
+        "not a string; fix that, then run again (/etc/docker/daemon.json was left untouched)"
+    ]
+    assert live.sh("client", "cat /etc/docker/daemon.json") == unmergeable + "\n"
+    left = live.sh("client", "ls -A /etc/docker").split()
+    assert "daemon.json" in left and not [n for n in left if n.startswith("daemon.json.")]
+    assert live.sh("client", "cat /var/run/docker.pid") == engine_pid  # not restarted
+
+    # With the registry host's engine stopped, auto mode stops instead of replaying the
+    # tutorial over the student's work.
+    live.sh("registry", "sudo systemctl stop docker")
+    code, out, err = live.labgen("check")
+    assert code == 1, err + out
+    assert err.strip().splitlines()[-1] == (
+        "labgen: error: check --mode auto: the registry host registry answered, but its Docker "
+        "engine did not, so it is not known to be a fresh lab; bring it up (labgen status "
+        "shows it), or choose --mode grade or solve"
+    )
+    assert "pull-registry-image" not in out
 
 
 def test_solved_lab_is_done_by_provisioning_and_provisioning_is_idempotent(
@@ -141,8 +172,8 @@ def test_solved_lab_is_done_by_provisioning_and_provisioning_is_idempotent(
     spec.write_text("name: solved-lab\nmode: solved\n")
     live = make_lab(str(spec))
     # Provisioning did every step: the lab grades green without anyone touching it.
-    code, out, _ = live.labgen("check", "--mode", "grade", "--json")
-    assert code == 0, out
+    code, out, err = live.labgen("check", "--mode", "grade", "--json")
+    assert code == 0, err + out
 
     digests = {
         h: hashlib.sha256(live.sh(h, "cat /etc/docker/daemon.json").encode()).hexdigest()

@@ -85,8 +85,8 @@ def test_two_vm_lab_up_check_reprovision_down(vm_env: dict[str, str], tmp_path: 
         start = time.monotonic()
         check = labgen(vm_env, "check", str(folder), "--json", cwd=tmp_path)
         timings["check"] = time.monotonic() - start
+        assert check.returncode == 0, check.stderr[-3000:] + check.stdout[-3000:]
         report = json.loads(check.stdout)
-        assert check.returncode == 0, check.stdout
         assert report["backend"] == "vagrant"
         # The same report as the compose backend gives: same steps, same verdicts.
         assert solve_statuses(report) == SOLVE_STATUSES

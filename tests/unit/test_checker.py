@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from collections.abc import Callable
+from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
@@ -12,6 +14,7 @@ from labgen.backends.base import ExecResult, HostStatus, Progress
 from labgen.check import report as render
 from labgen.check import runner
 from labgen.check.results import CheckResult
+from labgen.errors import LabgenError
 from labgen.spec.parse import parse_spec
 from labgen.steps.scenario import Scenario, load_scenario
 
@@ -130,27 +133,74 @@ def test_stdout_that_should_be_gone_fails(scenario: Scenario) -> None:
     assert step.detail == "the output still shows 'nginx'"
 
 
-def test_retries_only_where_the_step_allows_them(
-    scenario: Scenario, monkeypatch: pytest.MonkeyPatch
-) -> None:
+REFUSED = error("curl: (7) Failed to connect to localhost port 5000: Connection refused")
+MANIFEST_UNKNOWN = error(
+    "manifest for 192.168.56.101:5000/nginx:alpine not found: manifest unknown: manifest unknown"
+)
+
+
+def test_retries_while_the_step_fails(scenario: Scenario, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(runner, "RETRY_PAUSE_S", 0)
-    refused = error("curl: (7) Failed to connect to localhost port 5000: Connection refused")
-    backend = ScriptedBackend({"curl -fsS http://localhost:5000/v2/": [refused, refused, ok()]})
+    backend = ScriptedBackend({"curl -fsS http://localhost:5000/v2/": [REFUSED, REFUSED, ok()]})
     step = next(r for r in solve(backend, scenario) if r.id == "wait-registry")
     assert (step.status, step.attempts) == ("pass", 3)
 
 
-def test_timeout_is_a_clear_failure_without_retries(scenario: Scenario) -> None:
+def test_retries_stop_when_exhausted(scenario: Scenario, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(runner, "RETRY_PAUSE_S", 0)
+    backend = ScriptedBackend({"curl -fsS http://localhost:5000/v2/": [REFUSED]})
+    (wait,) = [s for s in scenario.steps if s.id == "wait-registry"]
+    step = next(r for r in solve(backend, scenario) if r.id == "wait-registry")
+    assert wait.retries == 30
+    assert (step.status, step.attempts) == ("fail", wait.retries)
+    assert backend.calls.count(("registry", wait.run)) == wait.retries
+
+
+def test_a_step_without_retries_runs_once(
+    scenario: Scenario, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(runner, "RETRY_PAUSE_S", 0)
+    backend = ScriptedBackend({"docker push localhost:5000": [error("connection refused"), ok()]})
+    step = next(r for r in solve(backend, scenario) if r.id == "push-local")
+    assert (step.status, step.attempts) == ("fail", 1)
+
+
+@pytest.mark.parametrize(
+    ("answer", "status"), [(ok(), "deviation"), (MANIFEST_UNKNOWN, "expected-failure")]
+)
+def test_no_retry_once_the_outcome_is_judged(
+    scenario: Scenario, monkeypatch: pytest.MonkeyPatch, answer: ExecResult, status: str
+) -> None:
+    # pull-lan-after-config may run 30 times, but only while its outcome is a failure: a
+    # second attempt here would get REFUSED.
+    monkeypatch.setattr(runner, "RETRY_PAUSE_S", 0)
+    backend = ScriptedBackend()
+
+    def on_start(item: str, host: str, index: int, total: int) -> None:
+        after = item == "pull-lan-after-config"
+        backend.overrides = {"docker pull 192.168.56.101": [answer, REFUSED]} if after else {}
+
+    report = runner.solve(backend, scenario, "lab", 5, on_start, lambda r: None)
+    step = next(r for r in report.results if r.id == "pull-lan-after-config")
+    assert (step.status, step.attempts) == (status, 1)
+    assert report.ok
+
+
+def test_timeout_stops_the_retries(scenario: Scenario, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(runner, "RETRY_PAUSE_S", 0)
     hung = ExecResult(124, "", "labgen: timed out after 5 s", 5.0, timed_out=True)
-    backend = ScriptedBackend({"docker pull registry:2": [hung]})
-    step = solve(backend, scenario)[0]
+    backend = ScriptedBackend({"curl -fsS http://localhost:5000/v2/": [hung, ok()]})
+    (wait,) = [s for s in scenario.steps if s.id == "wait-registry"]
+    step = next(r for r in solve(backend, scenario) if r.id == "wait-registry")
+    assert wait.retries > 1
     assert step.status == "fail"
     assert step.detail.startswith("no answer within 5 s (per-step timeout)")
     assert step.attempts == 1
+    assert backend.calls.count(("registry", wait.run)) == 1
 
 
 def test_grade_reports_missing_goals_with_hints(scenario: Scenario) -> None:
-    backend = ScriptedBackend({"jq -e": [error("")], "client-has": [ok()]})
+    backend = ScriptedBackend({"jq -s -e": [error("")], "| jq -e": [error("")]})
     report = runner.grade(backend, scenario, "lab", 5, lambda *a: None, lambda r: None)
     failing = {(r.id, r.host) for r in report.results if r.status == "fail"}
     assert failing == {
@@ -164,10 +214,77 @@ def test_grade_reports_missing_goals_with_hints(scenario: Scenario) -> None:
     assert not report.ok
 
 
+PROBE = "docker container ls --all"
+
+
 def test_choose_mode_grades_a_lab_whose_registry_exists() -> None:
-    assert runner.choose_mode(ScriptedBackend(), "registry", 5) == "grade"
-    fresh = ScriptedBackend({"docker container inspect registry": [error("No such container")]})
+    backend = ScriptedBackend({PROBE: [ok()]})
+    assert runner.choose_mode(backend, "registry", 5) == "grade"
+    assert backend.calls == [("registry", runner.REGISTRY_PROBE)]
+
+
+def test_choose_mode_solves_only_a_lab_seen_to_be_fresh() -> None:
+    fresh = ScriptedBackend({PROBE: [ExecResult(runner.FRESH, "", "", 0.01)]})
     assert runner.choose_mode(fresh, "registry", 5) == "solve"
+
+
+@pytest.mark.parametrize(
+    ("answer", "says"),
+    [
+        (
+            ExecResult(124, "", "labgen: timed out after 5 s", 5.0, timed_out=True),
+            "did not answer within 5 s",
+        ),
+        (
+            ExecResult(runner.ENGINE_DOWN, "", "Cannot connect to the Docker daemon", 0.1),
+            "answered, but its Docker engine did not",
+        ),
+        (  # compose: the node is stopped
+            ExecResult(1, "", 'service "registry" is not running', 0.1),
+            'could not be examined (exit 1: service "registry" is not running)',
+        ),
+        (  # vagrant: the VM is down, or ssh fails
+            ExecResult(255, "", "ssh: connect to host 192.168.121.5 port 22: No route to host", 3),
+            "could not be examined (exit 255: ssh: connect to host",
+        ),
+        (ExecResult(127, "", "", 0.1), "could not be examined (exit 127: no output)"),
+    ],
+)
+def test_choose_mode_stops_where_the_lab_cannot_be_examined(answer: ExecResult, says: str) -> None:
+    backend = ScriptedBackend({PROBE: [answer]})
+    with pytest.raises(LabgenError) as raised:
+        runner.choose_mode(backend, "registry", 5)
+    message = str(raised.value)
+    assert len(message.splitlines()) == 1
+    assert message.startswith("check --mode auto: the registry host registry ")
+    assert says in message and "choose --mode grade or solve" in message
+    assert backend.calls == [("registry", runner.REGISTRY_PROBE)]  # nothing else was run
+
+
+@pytest.mark.parametrize(
+    ("docker", "code"),
+    [
+        ("printf 'web\\nregistry\\n'", 0),
+        ("printf 'registry-old\\nmy-registry\\n'", runner.FRESH),
+        ("true", runner.FRESH),
+        ("echo 'Cannot connect to the Docker daemon' >&2; exit 1", runner.ENGINE_DOWN),
+    ],
+)
+def test_registry_probe_exit_codes_in_a_real_shell(
+    tmp_path: Path, require_tool: Callable[[str], str], docker: str, code: int
+) -> None:
+    """The probe as the hosts' sh runs it, with a stand-in `docker` answering the listing."""
+    stub = tmp_path / "docker"
+    stub.write_text(f"#!/bin/sh\n{docker}\n")
+    stub.chmod(0o755)
+    done = subprocess.run(
+        [require_tool("sh"), "-c", runner.REGISTRY_PROBE],
+        env={"PATH": f"{tmp_path}:/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == code, done.stderr
 
 
 def test_reports_json_junit_and_text(scenario: Scenario) -> None:

@@ -9,6 +9,7 @@ from typing import Literal
 
 from labgen.backends.base import Backend, ExecResult
 from labgen.check.results import CheckReport, CheckResult, Status
+from labgen.errors import LabgenError
 from labgen.steps.scenario import Goal, Outcome, Scenario, Step
 
 Mode = Literal["solve", "grade", "auto"]
@@ -22,12 +23,37 @@ EXCERPT_LINES = 6
 EXCERPT_CHARS = 600
 
 
+# Whether the registry host has a container named registry, as one command whose exit
+# code tells the cases apart: 0 it has one, FRESH none (the engine answered the listing),
+# ENGINE_DOWN its engine did not answer. Any other code: the host itself could not run it.
+FRESH = 10
+ENGINE_DOWN = 11
+REGISTRY_PROBE = (
+    f"names=$(docker container ls --all --format '{{{{.Names}}}}') || exit {ENGINE_DOWN}; "
+    f"printf '%s\\n' \"$names\" | grep -qx registry || exit {FRESH}"
+)
+
+
 def choose_mode(backend: Backend, registry_host: str, timeout: float) -> Literal["solve", "grade"]:
-    """A lab where nobody has started the registry yet is fresh: replay the steps; else grade."""
-    probe = backend.exec(
-        registry_host, "docker container inspect registry >/dev/null 2>&1", timeout
+    """Solve (replay the tutorial, which changes the lab) only where the registry host
+    answered and has no registry container; grade where it has one. Any other answer (host
+    down, timeout, engine not answering) may hide a student's work: stop and say why."""
+    probe = backend.exec(registry_host, REGISTRY_PROBE, timeout)
+    if probe.exit_code == 0:
+        return "grade"
+    if probe.exit_code == FRESH:
+        return "solve"
+    if probe.timed_out:
+        reason = f"did not answer within {timeout:g} s"
+    elif probe.exit_code == ENGINE_DOWN:
+        reason = "answered, but its Docker engine did not"
+    else:
+        last = probe.output.splitlines()[-1:] or ["no output"]
+        reason = f"could not be examined (exit {probe.exit_code}: {last[0][:200]})"
+    raise LabgenError(
+        f"check --mode auto: the registry host {registry_host} {reason}, so it is not known to "
+        "be a fresh lab; bring it up (labgen status shows it), or choose --mode grade or solve"
     )
-    return "grade" if probe.exit_code == 0 else "solve"
 
 
 def solve(

@@ -11,9 +11,8 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Literal
 
-import yaml
-
 from labgen.spec.model import Host, LabSpec
+from labgen.steps.validate import validate_scenario
 
 HostSelector = Literal["registry", "clients", "all"]
 Source = Literal["post", "labgen"]
@@ -101,7 +100,7 @@ def placeholders(spec: LabSpec) -> dict[str, str]:
 def load_scenario(spec: LabSpec) -> Scenario:
     """The steps and goals of `spec.scenario`, with this lab's values filled in."""
     source = resources.files("labgen").joinpath("scenarios", f"{spec.scenario}.yaml")
-    raw = yaml.safe_load(source.read_text(encoding="utf-8"))
+    raw = validate_scenario(source.read_text(encoding="utf-8"), f"{spec.scenario}.yaml")
     values = placeholders(spec)
 
     def fill(text: str) -> str:

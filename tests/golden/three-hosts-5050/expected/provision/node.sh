@@ -15,6 +15,8 @@
 #
 # Idempotent: a second run changes no file and restarts nothing.
 set -euo pipefail
+# A command failing inside $(...) stops the script too (bash's default ignores it).
+shopt -s inherit_errexit
 
 LAB=three-hosts
 MODE=student
@@ -32,41 +34,80 @@ MERGE_FILTER='
   def canon: if $key == "insecure-registries" then sub("^https?://"; "") else . end | sub("/+$"; "");
   .[$key] = reduce ((.[$key] // []) + [$value] | map(canon) | .[]) as $x
     ([]; if any(.[]; . == $x) then . else . + [$x] end)'
+# The document in daemon.json, read with --slurp: an empty or whitespace-only file
+# counts as {} (what users expect); more than one JSON value in it is not valid.
+DOCUMENT='if length == 0 then {} elif length == 1 then .[0] else error("more than one JSON value") end'
 
+# The temp file being written, removed on any exit so no stray copy is left.
+TMP_FILE=
+cleanup() { if [ -n "$TMP_FILE" ]; then rm -f -- "$TMP_FILE"; fi; }
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# daemon_json_add KEY VALUE: merge VALUE into the list KEY of daemon.json, writing
+# a new file and renaming it over the old one (atomic), so any failure leaves the
+# file byte-identical. A symlink is edited through (the link stays), the file's
+# mode and owner are kept. Sets DAEMON_JSON_EDIT to changed or unchanged (not
+# printed for $(...) to capture: a failure in that subshell once went unnoticed).
+DAEMON_JSON_EDIT=
 daemon_json_add() {
-    local key=$1 value=$2 file=$DAEMON_JSON current merged tmp
+    local key=$1 value=$2 file=$DAEMON_JSON target current merged error
+    local untouched="fix that, then run again ($file was left untouched)"
     case "$key" in
         insecure-registries|registry-mirrors) ;;
         *) die "daemon-json: key '$key' is not supported; use insecure-registries or registry-mirrors" ;;
     esac
-    current='{}'
-    if [ -e "$file" ]; then
-        current=$(cat "$file")
-        if ! printf '%s' "$current" | jq -e 'type == "object"' >/dev/null 2>&1; then
-            die "$file is not a JSON object; fix or remove it, then run again (it was left untouched)"
-        fi
-        if ! printf '%s' "$current" | jq -e --arg key "$key" '(.[$key] // []) | type == "array"' >/dev/null; then
-            die "$file: \"$key\" is not a list; make it a JSON list, then run again (it was left untouched)"
-        fi
+    target=$file
+    if [ -L "$file" ]; then
+        target=$(readlink -f -- "$file") \
+            || die "$file is a symlink that leads nowhere (a loop or a missing folder); $untouched"
     fi
-    merged=$(printf '%s' "$current" | jq --indent 2 --arg key "$key" --arg value "$value" "$MERGE_FILTER")
-    if [ -e "$file" ] && [ "$merged" = "$current" ]; then
-        echo unchanged
-        return 0
+    current=
+    if [ -e "$target" ]; then
+        [ -f "$target" ] || die "$file is not a regular file; $untouched"
+        current=$(cat -- "$target" 2>&1) || die "cannot read $file: ${current##*: }; $untouched"
+        jq -s -e "$DOCUMENT | type == \"object\"" -- "$target" >/dev/null 2>&1 \
+            || die "$file is not a JSON object; fix or remove it, then run again (it was left untouched)"
+        jq -s -e --arg key "$key" "$DOCUMENT | (.[\$key] // []) | type == \"array\"" -- "$target" >/dev/null 2>&1 \
+            || die "$file: \"$key\" is not a list; make it a JSON list, then run again (it was left untouched)"
+        jq -s -e --arg key "$key" "$DOCUMENT | (.[\$key] // []) | all(type == \"string\")" -- "$target" >/dev/null 2>&1 \
+            || die "$file: \"$key\" holds an entry that is not a string; $untouched"
+        merged=$(jq -s --indent 2 --arg key "$key" --arg value "$value" "$DOCUMENT | $MERGE_FILTER" -- "$target" 2>&1) \
+            || die "$file: cannot merge \"$key\": ${merged##*: }; $untouched"
+        if [ "$merged" = "$current" ]; then
+            DAEMON_JSON_EDIT=unchanged
+            return 0
+        fi
+    else
+        merged=$(jq -n --indent 2 --arg key "$key" --arg value "$value" "{} | $MERGE_FILTER" 2>&1) \
+            || die "cannot make $file: $merged"
     fi
-    mkdir -p "$(dirname "$file")"
-    tmp=$(mktemp "$file.XXXXXX")
-    printf '%s\n' "$merged" >"$tmp"
-    chmod 0644 "$tmp"
-    mv -f "$tmp" "$file"
-    echo changed
+    error=$(mkdir -p -- "$(dirname -- "$target")" 2>&1) \
+        || die "cannot create the folder of $file: ${error##*: }; $untouched"
+    TMP_FILE=$(mktemp -- "$target.XXXXXX" 2>&1) \
+        || { error=$TMP_FILE; TMP_FILE=; die "cannot write next to $file: ${error##*: }; $untouched"; }
+    if [ -e "$target" ]; then
+        error=$({ chown --reference="$target" -- "$TMP_FILE" && chmod --reference="$target" -- "$TMP_FILE"; } 2>&1) \
+            || die "cannot keep the mode and owner of $file: ${error##*: }; $untouched"
+    else
+        error=$(chmod 0644 -- "$TMP_FILE" 2>&1) || die "cannot set the mode of $file: ${error##*: }"
+    fi
+    # printf is a builtin: a full disk shows only in its exit status. sync: the new
+    # content is on disk before the rename makes it the file.
+    error=$({ printf '%s\n' "$merged" >"$TMP_FILE" && sync -- "$TMP_FILE"; } 2>&1) \
+        || die "cannot write $file: ${error##*: }; $untouched"
+    error=$(mv -f -- "$TMP_FILE" "$target" 2>&1) \
+        || die "cannot replace $file: ${error##*: }; $untouched"
+    TMP_FILE=
+    DAEMON_JSON_EDIT=changed
 }
 
 docker_answers() { docker info >/dev/null 2>&1; }
 
 wait_for_docker() {
-    local _
-    for _ in $(seq 1 120); do
+    local tries
+    for ((tries = 0; tries < 120; tries++)); do
         docker_answers && return 0
         sleep 0.5
     done
@@ -114,7 +155,7 @@ run_step() {
         log "step $id: already done"
         return 0
     fi
-    for attempt in $(seq 1 "$attempts"); do
+    for ((attempt = 1; attempt <= attempts; attempt++)); do
         log "step $id: $command"
         bash -c "$command" && return 0
         [ "$attempt" -lt "$attempts" ] && sleep 3
@@ -132,7 +173,7 @@ solution_steps() {
             run_step tag-local 1 'docker image inspect localhost:5050/nginx:alpine >/dev/null 2>&1' 'docker tag nginx:alpine localhost:5050/nginx:alpine'
             run_step push-local 1 '' 'docker push localhost:5050/nginx:alpine'
             run_step pull-local 1 'docker image inspect localhost:5050/nginx:alpine >/dev/null 2>&1' 'docker pull localhost:5050/nginx:alpine'
-            run_step allow-insecure 1 'jq -e --arg r 10.10.0.10:5050 '"'"'(.["insecure-registries"] // []) | map(sub("^https?://"; "")) | any(. == $r)'"'"' /etc/docker/daemon.json >/dev/null' 'sudo labgen-node daemon-json add insecure-registries http://10.10.0.10:5050'
+            run_step allow-insecure 1 'jq -s -e --arg r 10.10.0.10:5050 '"'"'length == 1 and (.[0]["insecure-registries"] // [] | map(strings | sub("^https?://"; "")) | any(. == $r))'"'"' /etc/docker/daemon.json >/dev/null' 'sudo labgen-node daemon-json add insecure-registries http://10.10.0.10:5050'
             run_step restart-docker 1 'docker info --format '"'"'{{json .RegistryConfig.IndexConfigs}}'"'"' | jq -e --arg r 10.10.0.10:5050 '"'"'.[$r].Secure == false'"'"' >/dev/null' 'sudo systemctl restart docker'
             run_step wait-registry 30 '' 'curl -fsS http://localhost:5050/v2/'
             run_step tag-lan 1 'docker image inspect 10.10.0.10:5050/nginx:alpine >/dev/null 2>&1' 'docker tag localhost:5050/nginx:alpine 10.10.0.10:5050/nginx:alpine'
@@ -140,14 +181,14 @@ solution_steps() {
             ;;
         client-a)
             :
-            run_step allow-insecure 1 'jq -e --arg r 10.10.0.10:5050 '"'"'(.["insecure-registries"] // []) | map(sub("^https?://"; "")) | any(. == $r)'"'"' /etc/docker/daemon.json >/dev/null' 'sudo labgen-node daemon-json add insecure-registries http://10.10.0.10:5050'
+            run_step allow-insecure 1 'jq -s -e --arg r 10.10.0.10:5050 '"'"'length == 1 and (.[0]["insecure-registries"] // [] | map(strings | sub("^https?://"; "")) | any(. == $r))'"'"' /etc/docker/daemon.json >/dev/null' 'sudo labgen-node daemon-json add insecure-registries http://10.10.0.10:5050'
             run_step restart-docker 1 'docker info --format '"'"'{{json .RegistryConfig.IndexConfigs}}'"'"' | jq -e --arg r 10.10.0.10:5050 '"'"'.[$r].Secure == false'"'"' >/dev/null' 'sudo systemctl restart docker'
             run_step pull-lan-after-config 30 'docker image inspect 10.10.0.10:5050/nginx:alpine >/dev/null 2>&1' 'docker pull 10.10.0.10:5050/nginx:alpine'
             run_step pull-lan-final 30 'docker image inspect 10.10.0.10:5050/nginx:alpine >/dev/null 2>&1' 'docker pull 10.10.0.10:5050/nginx:alpine'
             ;;
         client-b)
             :
-            run_step allow-insecure 1 'jq -e --arg r 10.10.0.10:5050 '"'"'(.["insecure-registries"] // []) | map(sub("^https?://"; "")) | any(. == $r)'"'"' /etc/docker/daemon.json >/dev/null' 'sudo labgen-node daemon-json add insecure-registries http://10.10.0.10:5050'
+            run_step allow-insecure 1 'jq -s -e --arg r 10.10.0.10:5050 '"'"'length == 1 and (.[0]["insecure-registries"] // [] | map(strings | sub("^https?://"; "")) | any(. == $r))'"'"' /etc/docker/daemon.json >/dev/null' 'sudo labgen-node daemon-json add insecure-registries http://10.10.0.10:5050'
             run_step restart-docker 1 'docker info --format '"'"'{{json .RegistryConfig.IndexConfigs}}'"'"' | jq -e --arg r 10.10.0.10:5050 '"'"'.[$r].Secure == false'"'"' >/dev/null' 'sudo systemctl restart docker'
             run_step pull-lan-after-config 30 'docker image inspect 10.10.0.10:5050/nginx:alpine >/dev/null 2>&1' 'docker pull 10.10.0.10:5050/nginx:alpine'
             run_step pull-lan-final 30 'docker image inspect 10.10.0.10:5050/nginx:alpine >/dev/null 2>&1' 'docker pull 10.10.0.10:5050/nginx:alpine'
@@ -156,7 +197,7 @@ solution_steps() {
 }
 
 provision() {
-    local host=${1:-} changed=no result
+    local host=${1:-} changed=no groups
     case "$host" in
         registry|client-a|client-b) ;;
         *) die "unknown host '$host'; the hosts of lab $LAB are: "'registry, client-a, client-b' ;;
@@ -166,12 +207,16 @@ provision() {
         install -m 0755 "$0" /usr/local/sbin/labgen-node
     fi
     if [ -n "$MIRROR" ]; then
-        result=$(daemon_json_add registry-mirrors "$MIRROR")
-        [ "$result" = changed ] && changed=yes
+        daemon_json_add registry-mirrors "$MIRROR"
+        if [ "$DAEMON_JSON_EDIT" = changed ]; then changed=yes; fi
     fi
     # Let the login user run docker without sudo, as the tutorial does.
-    if id vagrant >/dev/null 2>&1 && ! id -nG vagrant | grep -qw docker; then
-        usermod -aG docker vagrant
+    if id vagrant >/dev/null 2>&1; then
+        groups=$(id -nG vagrant)
+        case " $groups " in
+            *" docker "*) ;;
+            *) usermod -aG docker vagrant ;;
+        esac
     fi
     if [ "$changed" = yes ] && docker_answers; then
         restart_docker
@@ -193,6 +238,7 @@ case "${1:-}" in
             die "usage: labgen-node daemon-json add KEY VALUE"
         fi
         daemon_json_add "$3" "$4"
+        echo "$DAEMON_JSON_EDIT"
         ;;
     restart-docker) restart_docker ;;
     *) die "usage: labgen-node provision HOST | daemon-json add KEY VALUE | restart-docker" ;;

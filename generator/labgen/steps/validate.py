@@ -1,0 +1,208 @@
+"""Check a scenario file's shape before anything uses it: it drives provisioning and grading.
+
+`validate_scenario(text, name)` is pure (text in, mapping or ScenarioError out) and reports
+every problem, one line each, naming the file and the step or goal:
+`insecure.yaml: steps[3] (tag-local).hosts: 'client' is not valid; use registry, clients or all`.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import yaml
+
+from labgen.errors import ScenarioError
+
+# The `{name}` placeholders a scenario may use (`placeholders()` gives their values).
+PLACEHOLDERS = (
+    "registry_image",
+    "registry_ip",
+    "registry_addr",
+    "port",
+    "push_image",
+    "repository",
+    "tag",
+    "local_ref",
+    "lan_ref",
+    "lan_repo",
+)
+SELECTORS = ("registry", "clients", "all")
+SOURCES = ("post", "labgen")
+
+# A field's check: (where, value) → problems; `where` names the field in messages.
+Check = Callable[[str, Any], Iterator[str]]
+
+
+def validate_scenario(text: str, name: str) -> dict[str, Any]:
+    """The scenario file's content, or ScenarioError listing every problem in it."""
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        line = f" (line {mark.line + 1})" if mark else ""
+        problem = getattr(error, "problem", None) or "not valid YAML"
+        raise ScenarioError([f"{name}{line}: {problem}; fix the YAML syntax"]) from None
+    problems = [f"{name}: {problem}" for problem in _file(raw)]
+    if problems:
+        raise ScenarioError(problems)
+    assert isinstance(raw, dict)
+    return raw
+
+
+def _file(raw: Any) -> Iterator[str]:
+    if not isinstance(raw, dict):
+        yield f"expected a mapping with title, steps and goals, got {_kind(raw)}"
+        return
+    yield from _fields("", raw, {"title": _text, "steps": _list, "goals": _list}, {})
+    for section, required, optional in (
+        ("steps", STEP_REQUIRED, STEP_OPTIONAL),
+        ("goals", GOAL_REQUIRED, {}),
+    ):
+        items = raw.get(section)
+        if not isinstance(items, list):
+            continue
+        first_of: dict[str, str] = {}
+        for index, item in enumerate(items):
+            where = f"{section}[{index}]"
+            if isinstance(item, dict) and isinstance(item.get("id"), str) and item["id"]:
+                where += f" ({item['id']})"
+                if item["id"] in first_of:
+                    yield f"{where}: duplicate id {item['id']!r} (also {first_of[item['id']]})"
+                first_of.setdefault(item["id"], f"{section}[{index}]")
+            if not isinstance(item, dict):
+                yield f"{where}: expected a mapping, got {_kind(item)}"
+                continue
+            yield from _fields(where, item, required, optional)
+
+
+def _fields(
+    where: str, item: dict[Any, Any], required: dict[str, Check], optional: dict[str, Check]
+) -> Iterator[str]:
+    """Missing and unknown keys, then each present field's own check."""
+    known = {**required, **optional}
+    prefix = f"{where}: " if where else ""
+    for key in required:
+        if key not in item:
+            yield f"{prefix}{key!r} is missing"
+    for key, value in item.items():
+        check = known.get(key) if isinstance(key, str) else None
+        if check is None:
+            yield f"{prefix}unknown key {_short(key)}; use one of {', '.join(known)}"
+        else:
+            yield from check(f"{where}.{key}" if where else key, value)
+
+
+def _string(where: str, value: Any) -> Iterator[str]:
+    """A string whose `{name}` placeholders are all known (`{{`/`}}` are literal braces)."""
+    if not isinstance(value, str):
+        yield f"{where}: expected text, got {_kind(value)}"
+        return
+    try:
+        fields = [field for _, field, _, _ in string.Formatter().parse(value) if field is not None]
+    except ValueError as error:
+        yield f"{where}: {error}; write {{{{ and }}}} for a literal brace"
+        return
+    for field in fields:
+        if field not in PLACEHOLDERS:
+            yield f"{where}: unknown placeholder {{{field}}}; use one of {', '.join(PLACEHOLDERS)}"
+
+
+def _plain(where: str, value: Any) -> Iterator[str]:
+    """Text that is used as it is (ids)."""
+    if not isinstance(value, str) or not value:
+        yield f"{where}: expected non-empty text, got {_kind(value)}"
+
+
+def _text(where: str, value: Any) -> Iterator[str]:
+    """The same sentence in both languages: {en: ..., zh: ...}."""
+    if not isinstance(value, dict):
+        yield f"{where}: expected {{en: text, zh: text}}, got {_kind(value)}"
+        return
+    yield from _fields(where, value, {"en": _string, "zh": _string}, {})
+
+
+def _list(where: str, value: Any) -> Iterator[str]:
+    if not isinstance(value, list):
+        yield f"{where}: expected a list, got {_kind(value)}"
+
+
+def _choice(*allowed: str) -> Check:
+    def check(where: str, value: Any) -> Iterator[str]:
+        if value not in allowed:
+            choices = ", ".join(allowed[:-1]) + f" or {allowed[-1]}"
+            yield f"{where}: {_short(value)} is not valid; use {choices}"
+
+    return check
+
+
+def _outcome(where: str, value: Any) -> Iterator[str]:
+    """ok, or {error: text the post quotes}."""
+    if value == "ok":
+        return
+    if not isinstance(value, dict):
+        yield f"{where}: expected ok or {{error: text}}, got {_short(value)}"
+        return
+    yield from _fields(where, value, {"error": _string}, {})
+
+
+def _real(where: str, value: Any) -> Iterator[str]:
+    """{outcome: ok | error, error: text (with outcome error only), why: {en, zh}}."""
+    if not isinstance(value, dict):
+        yield f"{where}: expected {{outcome, error, why}}, got {_kind(value)}"
+        return
+    yield from _fields(
+        where, value, {"outcome": _choice("ok", "error"), "why": _text}, {"error": _string}
+    )
+    if value.get("outcome") == "error" and "error" not in value:
+        yield f"{where}: outcome error needs the error text it shows"
+    if value.get("outcome") == "ok" and "error" in value:
+        yield f"{where}: outcome ok has no error text; remove error"
+
+
+def _flag(where: str, value: Any) -> Iterator[str]:
+    if not isinstance(value, bool):
+        yield f"{where}: expected true or false, got {_short(value)}"
+
+
+def _retries(where: str, value: Any) -> Iterator[str]:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        yield f"{where}: expected a whole number of attempts, at least 1, got {_short(value)}"
+
+
+STEP_REQUIRED: dict[str, Check] = {
+    "id": _plain,
+    "hosts": _choice(*SELECTORS),
+    "run": _string,
+    "title": _text,
+    "post": _outcome,
+}
+STEP_OPTIONAL: dict[str, Check] = {
+    "real": _real,
+    "source": _choice(*SOURCES),
+    "solution": _flag,
+    "done_if": _string,
+    "stdout_lacks": _string,
+    "retries": _retries,
+    "shows": _text,
+}
+GOAL_REQUIRED: dict[str, Check] = {
+    "id": _plain,
+    "hosts": _choice(*SELECTORS),
+    "run": _string,
+    "title": _text,
+    "hint": _text,
+}
+
+
+def _kind(value: Any) -> str:
+    return {dict: "a mapping", list: "a list", str: "text", type(None): "nothing"}.get(
+        type(value), _short(value)
+    )
+
+
+def _short(value: Any) -> str:
+    """A value for a message: its repr, cut short (a message never carries a huge value)."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."

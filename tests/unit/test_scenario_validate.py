@@ -1,0 +1,252 @@
+"""Scenario files are validated: every problem one line, naming the file and the step or goal."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from labgen.errors import LabgenError, ScenarioError
+from labgen.spec.parse import parse_spec
+from labgen.steps import scenario
+from labgen.steps.scenario import placeholders
+from labgen.steps.validate import PLACEHOLDERS, validate_scenario
+
+TEXT = {"en": "Pull {push_image}", "zh": "拉取 {push_image}"}
+
+
+def text() -> dict[str, str]:
+    """A fresh {en, zh} each time: a test edits one field, not every one sharing a dict."""
+    return dict(TEXT)
+
+
+VALID: dict[str, Any] = {
+    "title": {"en": "A lab", "zh": "一个实验"},
+    "steps": [
+        {"id": "pull", "hosts": "registry", "run": "docker pull {push_image}", "title": text(),
+         "post": "ok"},
+        {"id": "pull-lan", "hosts": "clients", "run": "docker pull {lan_ref}", "title": text(),
+         "post": {"error": "http: server gave HTTP response to HTTPS client"},
+         "real": {"outcome": "ok", "why": text()}, "retries": 3, "solution": True,
+         "done_if": "docker image inspect {lan_ref}", "source": "post",
+         "stdout_lacks": "{repository} ", "shows": text()},
+        {"id": "info", "hosts": "all", "post": "ok", "title": text(),
+         "run": "docker info --format '{{{{json .RegistryConfig}}}}'"},
+    ],
+    "goals": [
+        {"id": "has-image", "hosts": "clients", "run": "docker image inspect {lan_ref}",
+         "title": text(), "hint": text()},
+    ],
+}  # fmt: skip
+
+
+def problems(change: Callable[[dict[str, Any]], object]) -> list[str]:
+    """The problems validation finds in VALID after `change` edits (a copy of) it."""
+    data = copy.deepcopy(VALID)
+    change(data)
+    with pytest.raises(ScenarioError) as raised:
+        validate_scenario(yaml.safe_dump(data, allow_unicode=True), "test.yaml")
+    assert isinstance(raised.value, LabgenError)
+    assert str(raised.value).splitlines() == raised.value.problems
+    return raised.value.problems
+
+
+def test_a_valid_file_passes_unchanged() -> None:
+    text = yaml.safe_dump(VALID, allow_unicode=True)
+    assert validate_scenario(text, "test.yaml") == VALID
+
+
+def test_the_shipped_scenario_is_valid() -> None:
+    text = resources.files("labgen").joinpath("scenarios", "insecure.yaml").read_text("utf-8")
+    assert validate_scenario(text, "insecure.yaml")["steps"]
+
+
+def test_the_allowed_placeholders_are_the_ones_filled_in() -> None:
+    assert set(PLACEHOLDERS) == set(placeholders(parse_spec({})[0]))
+
+
+def test_unknown_host_selector() -> None:
+    assert problems(lambda d: d["steps"][1].update(hosts="client")) == [
+        "test.yaml: steps[1] (pull-lan).hosts: 'client' is not valid; use registry, clients or all"
+    ]
+    assert problems(lambda d: d["goals"][0].update(hosts=["registry"])) == [
+        "test.yaml: goals[0] (has-image).hosts: ['registry'] is not valid; "
+        "use registry, clients or all"
+    ]
+
+
+def test_unknown_keys() -> None:
+    assert problems(lambda d: d["steps"][0].update(retry=3)) == [
+        "test.yaml: steps[0] (pull): unknown key 'retry'; use one of id, hosts, run, title, post, "
+        "real, source, solution, done_if, stdout_lacks, retries, shows"
+    ]
+    assert problems(lambda d: d["goals"][0]["title"].update(fr="Tirer")) == [
+        "test.yaml: goals[0] (has-image).title: unknown key 'fr'; use one of en, zh"
+    ]
+    assert problems(lambda d: d.update(version=2)) == [
+        "test.yaml: unknown key 'version'; use one of title, steps, goals"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "says"),
+    [
+        (
+            "retries",
+            "three",
+            ".retries: expected a whole number of attempts, at least 1, got 'three'",
+        ),
+        ("retries", 0, ".retries: expected a whole number of attempts, at least 1, got 0"),
+        ("retries", True, ".retries: expected a whole number of attempts, at least 1, got True"),
+        ("solution", "yes", ".solution: expected true or false, got 'yes'"),
+        ("run", 5, ".run: expected text, got 5"),
+        ("run", None, ".run: expected text, got nothing"),
+        ("done_if", ["a"], ".done_if: expected text, got a list"),
+        ("title", "Pull", ".title: expected {en: text, zh: text}, got text"),
+        ("shows", {"en": "x"}, ".shows: 'zh' is missing"),
+        ("id", "", ".id: expected non-empty text, got text"),
+        ("source", "blog", ".source: 'blog' is not valid; use post or labgen"),
+    ],
+)
+def test_wrong_types(field: str, value: Any, says: str) -> None:
+    found = problems(lambda d: d["steps"][0].update({field: value}))
+    where = "test.yaml: steps[0] (pull)" if field != "id" else "test.yaml: steps[0]"
+    assert found == [where + says]
+
+
+def test_wrong_types_of_the_sections() -> None:
+    assert problems(lambda d: d.update(steps={"id": "x"})) == [
+        "test.yaml: steps: expected a list, got a mapping"
+    ]
+    assert problems(lambda d: d["goals"].append("check it")) == [
+        "test.yaml: goals[1]: expected a mapping, got text"
+    ]
+    with pytest.raises(ScenarioError) as raised:
+        validate_scenario("- just\n- a list\n", "test.yaml")
+    assert raised.value.problems == [
+        "test.yaml: expected a mapping with title, steps and goals, got a list"
+    ]
+
+
+def test_missing_required_fields() -> None:
+    assert problems(lambda d: d["steps"][0].pop("run")) == [
+        "test.yaml: steps[0] (pull): 'run' is missing"
+    ]
+    assert problems(lambda d: [d["goals"][0].pop(k) for k in ("id", "hint")]) == [
+        "test.yaml: goals[0]: 'id' is missing",
+        "test.yaml: goals[0]: 'hint' is missing",
+    ]
+    assert problems(lambda d: d.pop("goals")) == ["test.yaml: 'goals' is missing"]
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        (
+            {"post": "fine"},
+            "steps[1] (pull-lan).post: expected ok or {error: text}, got 'fine'",
+        ),
+        (
+            {"post": {"error": 404}},
+            "steps[1] (pull-lan).post.error: expected text, got 404",
+        ),
+        (
+            {"real": {"outcome": "maybe", "why": TEXT}},
+            "steps[1] (pull-lan).real.outcome: 'maybe' is not valid; use ok or error",
+        ),
+        (
+            {"real": {"outcome": "error", "why": TEXT}},
+            "steps[1] (pull-lan).real: outcome error needs the error text it shows",
+        ),
+        (
+            {"real": {"outcome": "ok", "error": "x", "why": TEXT}},
+            "steps[1] (pull-lan).real: outcome ok has no error text; remove error",
+        ),
+        (
+            {"real": "ok"},
+            "steps[1] (pull-lan).real: expected {outcome, error, why}, got text",
+        ),
+    ],
+)
+def test_bad_outcome_shapes(change: dict[str, Any], says: str) -> None:
+    assert problems(lambda d: d["steps"][1].update(change)) == [f"test.yaml: {says}"]
+
+
+def test_a_wrong_key_is_named_and_the_right_one_missed() -> None:
+    assert problems(lambda d: d["steps"][1].update(post={"err": "x"})) == [
+        "test.yaml: steps[1] (pull-lan).post: 'error' is missing",
+        "test.yaml: steps[1] (pull-lan).post: unknown key 'err'; use one of error",
+    ]
+
+
+def test_unknown_or_broken_placeholders() -> None:
+    assert problems(lambda d: d["steps"][0].update(run="docker pull {lan_reff}")) == [
+        "test.yaml: steps[0] (pull).run: unknown placeholder {lan_reff}; use one of "
+        + ", ".join(PLACEHOLDERS)
+    ]
+    assert problems(lambda d: d["goals"][0]["hint"].update(zh="{}")) == [
+        "test.yaml: goals[0] (has-image).hint.zh: unknown placeholder {}; use one of "
+        + ", ".join(PLACEHOLDERS)
+    ]
+    assert problems(lambda d: d["steps"][2].update(run="docker info --format '{{json .X}'")) == [
+        "test.yaml: steps[2] (info).run: Single '}' encountered in format string; "
+        "write {{ and }} for a literal brace"
+    ]
+
+
+def test_duplicate_ids() -> None:
+    def duplicate(data: dict[str, Any]) -> None:
+        data["steps"][2]["id"] = "pull"
+        data["goals"].append(copy.deepcopy(data["goals"][0]))
+
+    assert problems(duplicate) == [
+        "test.yaml: steps[2] (pull): duplicate id 'pull' (also steps[0])",
+        "test.yaml: goals[1] (has-image): duplicate id 'has-image' (also goals[0])",
+    ]
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    def break_three(data: dict[str, Any]) -> None:
+        data["steps"][0]["hosts"] = "client"
+        data["steps"][1]["retries"] = -1
+        data["goals"][0]["run"] = "curl {registry}"
+
+    found = problems(break_three)
+    assert [line.split(":")[1].strip() for line in found] == [
+        "steps[0] (pull).hosts",
+        "steps[1] (pull-lan).retries",
+        "goals[0] (has-image).run",
+    ]
+
+
+def test_yaml_syntax_error_is_one_line() -> None:
+    with pytest.raises(ScenarioError) as raised:
+        validate_scenario("title: {en: x\nsteps: [\n", "test.yaml")
+    (line,) = raised.value.problems
+    assert line.startswith("test.yaml (line ") and line.endswith("; fix the YAML syntax")
+
+
+def test_a_huge_value_is_not_repeated_in_the_message() -> None:
+    (line,) = problems(lambda d: d["steps"][0].update(hosts="x" * 10_000))
+    assert len(line) < 150 and line.endswith("... is not valid; use registry, clients or all")
+
+
+def test_loading_a_lab_validates_its_scenario_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Before validation, a step on hosts 'client' quietly ran on every host.
+    (tmp_path / "scenarios").mkdir()
+    broken = copy.deepcopy(VALID)
+    broken["steps"][0]["hosts"] = "client"
+    (tmp_path / "scenarios" / "insecure.yaml").write_text(yaml.safe_dump(broken))
+    monkeypatch.setattr(scenario.resources, "files", lambda package: tmp_path)
+    with pytest.raises(ScenarioError) as raised:
+        scenario.load_scenario(parse_spec({})[0])
+    assert raised.value.problems == [
+        "insecure.yaml: steps[0] (pull).hosts: 'client' is not valid; use registry, clients or all"
+    ]
