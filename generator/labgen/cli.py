@@ -49,7 +49,10 @@ def cli() -> None:
     help="Which backend's files to render.",
 )
 @click.option(
-    "--force", is_flag=True, help="Replace an existing lab folder (its .vagrant state is kept)."
+    "--force",
+    is_flag=True,
+    help="Replace a lab folder labgen made (refused if it holds other files; "
+    ".vagrant/ and .labgen/ are kept).",
 )
 @click.option("--dry-run", is_flag=True, help="Show what would be written; write nothing.")
 @click.option(
