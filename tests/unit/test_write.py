@@ -299,3 +299,35 @@ def test_cli_class_create_force_keeps_results_and_refuses_a_strangers_file(
     assert refused.exit_code == 2
     assert "holds files labgen did not write (grades.xlsx)" in one_error_line(refused)
     assert snapshot(folder) == before
+
+
+def test_cli_force_refuses_a_lab_holding_a_users_notes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert CliRunner().invoke(cli, ["create", "--out", "lab"]).exit_code == 0
+    (tmp_path / "lab" / "notes.txt").write_text("my notes\n")
+    before = snapshot(tmp_path / "lab")
+    result = CliRunner().invoke(cli, ["create", "--out", "lab", "--force"])
+    assert result.exit_code == 2
+    line = one_error_line(result)
+    assert line == (
+        "labgen: error: lab holds files labgen did not write (notes.txt), which --force would "
+        "delete; move them out of the folder, or choose another --out"
+    )
+    assert snapshot(tmp_path / "lab") == before
+
+
+def test_cli_class_create_after_an_interrupted_replacement_keeps_the_passwords(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "class.yaml").write_text("name: ws\nstudents: 2\n", encoding="utf-8")
+    assert CliRunner().invoke(cli, ["class", "create", "class.yaml"]).exit_code == 0
+    classes = tmp_path / "classes"
+    seed = (classes / "ws" / "secrets" / "seed").read_bytes()
+    (classes / "ws").rename(classes / ".ws.old")  # killed between the two renames
+    again = CliRunner().invoke(cli, ["class", "create", "class.yaml", "--force"])
+    assert again.exit_code == 0, again.output
+    assert (classes / "ws" / "secrets" / "seed").read_bytes() == seed
+    assert [p.name for p in classes.iterdir()] == ["ws"]
