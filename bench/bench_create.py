@@ -50,13 +50,14 @@ def script(name: str) -> str:
 def cookiecutter_template(root: Path) -> Path:
     """A cookiecutter template rendering the default lab's files, with two variables."""
     from labgen.render.plan import plan_lab
+    from labgen.render.write import with_manifest
     from labgen.spec.parse import parse_spec
 
     template = root / "template"
     variables = {"lab_name": "registry-lab", "registry_ip": "192.168.56.101"}
     (template / "{{cookiecutter.lab_name}}").mkdir(parents=True)
     (template / "cookiecutter.json").write_text(json.dumps(variables))
-    for file in plan_lab(parse_spec({})[0]):
+    for file in with_manifest(plan_lab(parse_spec({})[0])):  # labgen writes its manifest too
         text = file.content
         # The files hold `{{ }}` of their own (Go templates, jq): keep them raw, and let
         # cookiecutter substitute only the two variables.

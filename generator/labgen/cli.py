@@ -11,13 +11,14 @@ from pathlib import Path
 import click
 
 from labgen.classroom.commands import class_group
-from labgen.errors import LabgenError
+from labgen.errors import LabgenError, os_error_line
 
 BACKENDS = ("all", "vagrant", "compose")
 
 
 class LabgenGroup(click.Group):
-    """Shows labgen's own errors as one line each (no traceback) with their exit code."""
+    """Shows labgen's own errors as one line each (no traceback) with their exit code; a
+    file-system error no command turned into one is the last wall: one line, exit 1."""
 
     def invoke(self, ctx: click.Context) -> object:
         try:
@@ -26,6 +27,9 @@ class LabgenGroup(click.Group):
             for line in str(error).splitlines():
                 click.echo(f"labgen: error: {line}", err=True)
             raise click.exceptions.Exit(error.exit_code) from None
+        except OSError as error:
+            click.echo(f"labgen: error: {os_error_line(error)}", err=True)
+            raise click.exceptions.Exit(1) from None
 
 
 @click.group(cls=LabgenGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -49,7 +53,10 @@ def cli() -> None:
     help="Which backend's files to render.",
 )
 @click.option(
-    "--force", is_flag=True, help="Replace an existing lab folder (its .vagrant state is kept)."
+    "--force",
+    is_flag=True,
+    help="Replace a lab folder labgen made (refused if it holds other files; "
+    ".vagrant/ and .labgen/ are kept).",
 )
 @click.option("--dry-run", is_flag=True, help="Show what would be written; write nothing.")
 @click.option(
@@ -199,12 +206,23 @@ def run(
     from labgen.live import check_lab, down_lab, up_lab
 
     opened = open_lab(lab)
+    problems: list[LabgenError] = []  # a failing down must not hide what failed before it
+    ok = False
     try:
         up_lab(opened, backend, runtime, provider)
         ok = check_lab(opened, None, "solve", timeout, as_json, junit)
+    except LabgenError as error:
+        problems.append(error)
     finally:
         if not keep:
-            down_lab(opened, None)
+            try:
+                down_lab(opened, None)
+            except LabgenError as error:
+                problems.append(error)
+    if problems:
+        combined = LabgenError("\n".join(str(problem) for problem in problems))
+        combined.exit_code = problems[0].exit_code
+        raise combined
     if not ok:
         raise click.exceptions.Exit(1)
 

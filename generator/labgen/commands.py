@@ -8,7 +8,7 @@ from typing import cast
 import click
 
 from labgen.render.plan import BackendChoice, PlannedFile, plan_lab
-from labgen.render.write import compare, write_lab
+from labgen.render.write import STATE_DIRS, compare, with_manifest, write_lab
 from labgen.spec.parse import load_spec
 
 
@@ -31,15 +31,22 @@ def create_lab(
         click.echo(f"created {out} ({summary}; {spec.mode} mode)")
 
 
-def write_folder(files: list[PlannedFile], out: Path, *, force: bool, dry_run: bool) -> str | None:
+def write_folder(
+    files: list[PlannedFile],
+    out: Path,
+    *,
+    force: bool,
+    dry_run: bool,
+    keep: tuple[str, ...] = STATE_DIRS,
+) -> str | None:
     """Write a planned folder, or with `dry_run` list what would change. Returns a summary
-    of what was written (None on a dry run)."""
+    of what was written (None on a dry run). `keep`: entries of the replaced folder kept."""
     if dry_run:
-        for item in compare(files, out):
+        for item in compare(with_manifest(files), out):
             click.echo(f"{item.status:8} {item.path}")
         click.echo(f"dry run: nothing written to {out}")
         return None
-    written = write_lab(files, out, force=force)
+    written = write_lab(files, out, force=force, keep=keep)
     counts = {
         status: sum(1 for w in written if w.status == status)
         for status in ("new", "changed", "same")

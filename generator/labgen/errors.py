@@ -1,5 +1,7 @@
 """The errors labgen shows a user: one line each, and the exit code that goes with them."""
 
+import errno
+
 
 class LabgenError(Exception):
     """A problem the user can fix; printed as one line, never with a traceback."""
@@ -31,3 +33,25 @@ class ScenarioError(LabgenError):
     def __init__(self, problems: list[str]) -> None:
         super().__init__("\n".join(problems))
         self.problems = problems
+
+
+# What a user can do about the file-system errors labgen meets; the rest get a generic fix.
+_OS_FIXES = {
+    errno.ENOSPC: "the disk is full: free some space, or write elsewhere",
+    errno.EDQUOT: "the disk quota is used up: free some space, or write elsewhere",
+    errno.EROFS: "that file system is read-only: write elsewhere",
+    errno.EACCES: "permission denied: check the folder's owner and mode, or write elsewhere",
+    errno.EPERM: "not permitted: check the folder's owner and mode, or write elsewhere",
+    errno.ENAMETOOLONG: "a name in the path is too long: use a shorter name or path",
+    errno.ENOENT: "check that the path exists",
+    errno.ENOTDIR: "a part of the path is a file, not a folder: check the path",
+    errno.EISDIR: "it is a folder, not a file: check the path",
+}
+
+
+def os_error_line(error: OSError) -> str:
+    """One line for a file-system error: `path: what happened; what to do`."""
+    where = error.filename if error.filename is not None else "labgen"
+    problem = error.strerror or str(error)
+    fix = _OS_FIXES.get(error.errno or 0, "check the path and try again")
+    return f"{where}: {problem}; {fix}"

@@ -6,7 +6,9 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from labgen.errors import UsageError
+import msgspec
+
+from labgen.errors import LabgenError, UsageError
 from labgen.spec.model import LabSpec
 from labgen.spec.parse import load_spec
 
@@ -32,10 +34,15 @@ class Lab:
         return self.path / STATE_DIR / "state.json"
 
     def read_state(self) -> LabState | None:
-        if not self.state_file.exists():
+        try:
+            return msgspec.json.decode(self.state_file.read_bytes(), type=LabState)
+        except FileNotFoundError:
             return None
-        data = json.loads(self.state_file.read_text(encoding="utf-8"))
-        return LabState(**data)
+        except (msgspec.DecodeError, UnicodeDecodeError) as error:
+            raise LabgenError(
+                f"{self.state_file}: not a state file labgen can read ({error}); delete it "
+                "(it only records the backend `labgen up` used) and give --backend"
+            ) from None
 
     def write_state(self, state: LabState) -> None:
         self.state_file.parent.mkdir(exist_ok=True)

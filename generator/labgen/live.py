@@ -9,7 +9,7 @@ import click
 
 from labgen.backends.base import Backend
 from labgen.check.results import CheckResult
-from labgen.errors import UsageError
+from labgen.errors import LabgenError, UsageError
 from labgen.lab import Lab, LabState
 
 
@@ -111,5 +111,11 @@ def check_lab(
     else:
         click.echo(render.summary_line(report))
     if junit:
-        junit.write_text(render.to_junit(report), encoding="utf-8")
+        try:
+            junit.write_text(render.to_junit(report), encoding="utf-8")
+        except OSError as error:
+            raise LabgenError(
+                f"{junit}: cannot write the JUnit report ({error.strerror}); give --junit a "
+                "file in an existing folder you can write to (the results are above)"
+            ) from None
     return report.ok

@@ -20,6 +20,7 @@ from labgen.cli import cli
 
 DEFAULT_FILES = {
     ".gitignore",
+    ".labgen-files",
     "Vagrantfile",
     "docker-compose.yml",
     "handout.en.md",
@@ -60,7 +61,7 @@ def test_create_default_lab(workdir: Path) -> None:
     assert result.exit_code == 0, result.output
     lab = workdir / "labs" / "registry-lab"
     assert set(files_under(lab)) == DEFAULT_FILES
-    assert result.stdout.startswith(f"created {Path('labs/registry-lab')} (12 files: 12 new;")
+    assert result.stdout.startswith(f"created {Path('labs/registry-lab')} (13 files: 13 new;")
     assert result.stderr == ""
     assert leftovers(workdir / "labs") == []
 
@@ -88,12 +89,10 @@ def test_force_replaces_and_keeps_vagrant_state(workdir: Path) -> None:
     state.parent.mkdir(parents=True)
     state.write_text("vm-uuid\n")
     (lab / "handout.en.md").write_text("stale\n")
-    (lab / "stray.txt").write_text("not part of the lab\n")
     result = labgen("create", "--force")
     assert result.exit_code == 0, result.output
-    assert "1 changed, 11 same" in result.stdout
+    assert "1 changed, 12 same" in result.stdout
     assert state.read_text() == "vm-uuid\n"
-    assert not (lab / "stray.txt").exists()
     assert (lab / "handout.en.md").read_text() != "stale\n"
     assert set(files_under(lab)) == DEFAULT_FILES | {".vagrant/machines/registry/id"}
     assert leftovers(workdir / "labs") == []
@@ -294,4 +293,4 @@ def test_out_dot_inside_a_lab_recreates_it(workdir: Path) -> None:
     os.chdir(workdir / "lab")
     result = labgen("create", "lab.yaml", "--out", ".", "--force")
     assert result.exit_code == 0, result.output
-    assert "12 same" in result.stdout
+    assert "13 same" in result.stdout

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from labgen.render.plan import plan_lab
-from labgen.render.write import STATE_DIRS, write_lab
+from labgen.render.write import MANIFEST, STATE_DIRS, write_lab
 from labgen.spec.parse import load_spec
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
@@ -58,9 +58,12 @@ def test_rendered_folder_matches_golden(case: str, tmp_path: Path, update_golden
 
 
 def test_reference_lab_is_the_tutorials_lab() -> None:
-    """The default spec renders the tutorial's lab: 12 files, scripts executable."""
+    """The default spec renders the tutorial's lab: 12 files and the list of them, scripts
+    executable."""
     files = tree(GOLDEN.parent.parent / "labs" / "registry-lab")
-    assert len(files) == 12
+    assert len(files) == 13
+    listed = files[MANIFEST][0].decode().splitlines()
+    assert [line for line in listed if not line.startswith("#")] == sorted(set(files) - {MANIFEST})
     executable = {name for name, (_, x) in files.items() if x}
     assert executable == {
         "provision/node.sh",

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from labgen.render.plan import plan_lab
-from labgen.render.write import STATE_DIRS
+from labgen.render.write import STATE_DIRS, with_manifest
 from labgen.spec.parse import load_spec
 
 LABS = Path(__file__).resolve().parent.parent.parent / "labs"
@@ -42,7 +42,7 @@ def _files_on_disk(lab: Path) -> dict[str, Path]:
 def test_lab_folder_is_what_its_spec_renders(lab: Path) -> None:
     spec, _ = load_spec(lab / "lab.yaml")
     assert spec.name == lab.name, f"{lab}/lab.yaml names {spec.name!r}; {FIX}"
-    planned = {file.path.as_posix(): file for file in plan_lab(spec)}
+    planned = {file.path.as_posix(): file for file in with_manifest(plan_lab(spec))}
     on_disk = _files_on_disk(lab)
     assert sorted(on_disk) == sorted(planned), f"{lab.name}: the file lists differ; {FIX}"
     for name, file in planned.items():

@@ -133,12 +133,19 @@ def _service_states(text: str) -> dict[str, str]:
     text = text.strip()
     if not text:
         return {}
-    items = (
-        json.loads(text)
-        if text.startswith("[")
-        else [json.loads(line) for line in text.splitlines()]
-    )
-    return {item["Service"]: item["State"] for item in items}
+    try:
+        items = (
+            json.loads(text)
+            if text.startswith("[")
+            else [json.loads(line) for line in text.splitlines()]
+        )
+        return {str(item["Service"]): str(item["State"]) for item in items}
+    except (ValueError, KeyError, TypeError) as error:
+        raise LabgenError(
+            f"`docker compose ps --format json` printed output labgen cannot read "
+            f"({type(error).__name__}: {error}); labgen needs Docker Compose v2: "
+            "check `docker compose version`"
+        ) from None
 
 
 def _last_line(text: str) -> str:

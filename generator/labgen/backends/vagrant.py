@@ -79,7 +79,18 @@ class VagrantBackend:
         )
 
     def status(self) -> list[HostStatus]:
-        states = {s.name: s.state for s in self._vagrant().status()}
+        try:
+            states = {s.name: s.state for s in self._vagrant().status()}
+        except subprocess.CalledProcessError as failed:
+            raise LabgenError(
+                f"vagrant status failed (exit {failed.returncode}); run `vagrant status` "
+                f"in {self.lab.path} to see why"
+            ) from None
+        except (ValueError, IndexError):  # python-vagrant splits each line into 4 fields
+            raise LabgenError(
+                f"`vagrant status --machine-readable` in {self.lab.path} printed lines labgen "
+                "cannot read; run it there to see why, and use Vagrant 2 or later"
+            ) from None
         return host_statuses(self, [h.name for h in self.lab.spec.hosts], states)
 
     def down(self, progress: Progress) -> None:

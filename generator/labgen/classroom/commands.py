@@ -47,21 +47,33 @@ def class_group() -> None:
     help="Class folder to write [default: classes/<name>].",
 )
 @click.option(
-    "--force", is_flag=True, help="Replace an existing class folder (its passwords are kept)."
+    "--force",
+    is_flag=True,
+    help="Replace a class folder labgen made (its passwords, results and reports are kept).",
 )
 @click.option("--dry-run", is_flag=True, help="Show what would be written; write nothing.")
 def create(spec: Path, out: Path | None, force: bool, dry_run: bool) -> None:
     """Render a class folder from the class spec SPEC (YAML)."""
     from labgen.classroom.create import SEED_FILE, plan_class
+    from labgen.classroom.grading import RESULTS_DIR
+    from labgen.classroom.report import REPORT_FILES
     from labgen.classroom.spec import load_class
     from labgen.commands import write_folder
+    from labgen.render.write import STATE_DIRS, recover
+
+    # A class's grading history and report are kept too, like a lab's state.
+    keep = (*STATE_DIRS, RESULTS_DIR, *REPORT_FILES)
 
     classroom, warnings = load_class(spec)
     for warning in warnings:
         click.echo(f"labgen: warning: lab.{warning}", err=True)
     out = out or CLASSES_DIR / classroom.name
+    if not dry_run:
+        recover(out, keep)  # an interrupted run may have left the old folder aside: read its seed
     seed = _existing_seed(out / SEED_FILE) or secrets.token_hex(32)
-    summary = write_folder(plan_class(classroom, seed), out, force=force, dry_run=dry_run)
+    summary = write_folder(
+        plan_class(classroom, seed), out, force=force, dry_run=dry_run, keep=keep
+    )
     if summary:
         click.echo(
             f"created {out} ({summary}; {len(classroom.students)} students, "

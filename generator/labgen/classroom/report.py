@@ -276,14 +276,14 @@ def to_html(report: ClassReport, refresh: int | None = None) -> str:
     )
 
 
+REPORT_FILES = ("report.html", "report.csv", "report.json")
+
+
 def write_reports(class_dir: Path, report: ClassReport, refresh: int | None = None) -> list[Path]:
     """report.html, report.csv and report.json in the class folder, each written atomically."""
     written = []
-    for name, text in (
-        ("report.html", to_html(report, refresh)),
-        ("report.csv", to_csv(report)),
-        ("report.json", to_json(report)),
-    ):
+    texts = (to_html(report, refresh), to_csv(report), to_json(report))
+    for name, text in zip(REPORT_FILES, texts, strict=True):
         write_text_atomic(class_dir / name, text)
         written.append(class_dir / name)
     return written
