@@ -83,8 +83,15 @@ def chromium(page: Path, tmp_path: Path, *args: str) -> subprocess.CompletedProc
 
 
 def console_messages(stderr: str) -> list[str]:
-    """What the page wrote to the console, as chromium logs it (`...:CONSOLE(1)] "..."`)."""
-    return [line for line in stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line]
+    """What the page wrote to the console, as chromium logs it (`...:CONSOLE(1)] "..."`).
+
+    Chromium's own "[Intervention]" notes (e.g. "Slow network is detected" when a loaded
+    machine is slow to read a local font) are about the browser, not the page: left out."""
+    return [
+        line
+        for line in stderr.splitlines()
+        if ("CONSOLE" in line or "Uncaught" in line) and "[Intervention]" not in line
+    ]
 
 
 def open_in_chromium(

@@ -270,6 +270,12 @@ BAD_SPECS: list[tuple[str, Any, str, str]] = [
         "unknown field",
     ),
     (
+        "unknown-key-colon",
+        {"registry": {":": 0}},
+        "registry.'\\x3a'",
+        "unknown field",
+    ),
+    (
         "subnet-no-prefix",
         {"subnet": "192.168.56.0"},
         "subnet",

@@ -72,6 +72,7 @@ def run_process(argv: Sequence[str], timeout: float, cwd: Path | None = None) ->
             list(argv),
             capture_output=True,
             text=True,
+            errors="replace",  # a tool's stray non-UTF-8 byte must not crash labgen
             timeout=timeout,
             cwd=cwd,
             check=False,

@@ -69,8 +69,13 @@ def decode_fields(
     prefix = f"{path}." if path else ""
     for key in raw:
         if key not in names:
-            # A key is shown as it is only when it is a plain word: the path must stay one line.
-            shown = key if isinstance(key, str) and re.fullmatch(r"\w[\w.-]*", key) else show(key)
+            # A key is shown as it is only when it is a plain word; else quoted, with its
+            # colons escaped, since the path ends at the first ": ".
+            shown = (
+                key
+                if isinstance(key, str) and re.fullmatch(r"\w[\w.-]*", key)
+                else show(key).replace(":", "\\x3a")
+            )
             problems.add(f"{prefix}{shown}", f"unknown field; use one of: {', '.join(names)}")
     fields: dict[str, Any] = {}
     for field in msgspec.structs.fields(struct):
