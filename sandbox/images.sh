@@ -7,7 +7,7 @@ set -euo pipefail
 SELF=$(readlink -f "${BASH_SOURCE[0]}")
 HERE=$(dirname "$SELF")
 REPO=$(dirname "$HERE")
-NS=labgen-sbx
+NS=labgen-${LABGEN_SANDBOX:-sbx}  # the engine.sh instance
 HUB=127.0.0.1:5555
 CACHE=/var/cache/labgen
 IMG_CACHE=$CACHE/images
