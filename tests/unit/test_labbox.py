@@ -265,3 +265,17 @@ def test_seats_come_from_the_class_credentials_file(tmp_path: Path) -> None:
         Seat("ws1", "alice", 2200, "a-pw"),
         Seat("ws1", "bob", 2201, "b-pw"),
     ]
+
+
+def test_a_class_folder_gives_one_box_per_seat_on_its_lab(tmp_path: Path) -> None:
+    (tmp_path / "lab").mkdir()
+    (tmp_path / "lab" / "lab.yaml").write_text("name: ws-lab\n")
+    (tmp_path / "secrets").mkdir()
+    (tmp_path / "secrets" / "credentials.csv").write_text("id,ssh_port,password\nal,2200,x\n")
+    [box] = hosted.class_boxes(tmp_path, "ws1", Limits())
+    assert (box.container, box.seat.ssh_port, box.lab.spec.name) == (
+        "labgen-ws1-al",
+        2200,
+        "ws-lab",
+    )
+    assert box.lab.path == tmp_path / "lab"

@@ -19,7 +19,7 @@ from typing import Literal, TextIO
 
 from labgen.classroom.labbox import LabBox, Limits, Runtime, Seat
 from labgen.errors import LabgenError
-from labgen.lab import Lab
+from labgen.lab import Lab, open_lab
 from labgen.render.plan import plan_lab
 from labgen.render.write import write_lab
 from labgen.spec.model import LabSpec
@@ -83,6 +83,14 @@ def make_boxes(
     lab: Lab, seats: Sequence[Seat], limits: Limits, runtime: Runtime | None = None
 ) -> list[LabBox]:
     return [LabBox(lab, seat, limits, runtime=runtime) for seat in seats]
+
+
+def class_boxes(
+    folder: Path, class_name: str, limits: Limits, runtime: Runtime | None = None
+) -> list[LabBox]:
+    """The boxes of a class folder made by `labgen class create`: its lab/ and its seats."""
+    seats = read_seats(folder / "secrets" / "credentials.csv", class_name)
+    return make_boxes(open_lab(folder / "lab"), seats, limits, runtime)
 
 
 def pick(boxes: Sequence[LabBox], students: Sequence[str] | None) -> list[LabBox]:
