@@ -147,7 +147,10 @@ def test_hosted_class_of_three(hosted: list[LabBox]) -> None:
         assert done.exit_code == 0, (step.id, done.output)
 
     # `up` again repairs only what is missing: carol's box is recreated, alice's untouched.
+    # Her nodes' engines die with the box; a stale pid file naming a live process (pid 1,
+    # the worst case) must not keep them from starting again.
     started = docker("inspect", "-f", "{{.State.StartedAt}}", alice.container)
+    assert carol.exec("registry", "echo 1 >/var/run/docker.pid", 30).exit_code == 0
     docker("rm", "--force", carol.container)
     outcomes = run_class(hosted, "up", jobs=3, out=io.StringIO())
     assert [o.ok for o in outcomes] == [True] * 3, outcomes

@@ -14,10 +14,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
+import yaml
 
 from labgen.backends.base import ExecResult
 from labgen.classroom import hosted
-from labgen.classroom.labbox import LabBox, Limits, Runtime, Seat, _node_states
+from labgen.classroom.labbox import LabBox, Limits, Runtime, Seat, _node_states, box_override
 from labgen.errors import LabgenError
 from labgen.lab import Lab
 from labgen.spec.parse import parse_spec
@@ -55,7 +56,11 @@ class FakeDocker:
             self.box = "running"
         elif argv[1] == "cp":
             source = Path(argv[2])
-            self.copied[argv[3]] = source.read_text() if source.is_file() else "<dir>"
+            self.copied[argv[3]] = (
+                source.read_text()
+                if source.is_file()
+                else " ".join(sorted(path.name for path in source.iterdir()))
+            )
             if source.is_file():
                 self.copied[argv[3] + ":mode"] = oct(stat.S_IMODE(source.stat().st_mode))
         elif argv[1] == "exec" and "/run/labbox/ready" in argv[-1]:
@@ -111,11 +116,11 @@ def test_up_from_nothing_creates_network_volume_and_a_limited_labelled_box(
     volume = next(c for c in fake.calls if c[1:3] == ["volume", "create"])
     assert "labgen.student=alice" in network and "labgen.student=alice" in volume
     # The lab folder, the account (never on a command line, mode 0600) and the runtime go in.
-    assert fake.copied["labgen-ws1-alice:/lab"] == "<dir>"
+    assert fake.copied["labgen-ws1-alice:/lab"] == "docker-compose.yml"
     assert fake.copied["labgen-ws1-alice:/etc/labbox/student"] == "alice:s3cret\n"
     assert fake.copied["labgen-ws1-alice:/etc/labbox/student:mode"] == "0o600"
     assert not any("s3cret" in arg for call in fake.calls for arg in call)
-    assert fake.copied["labgen-ws1-alice:/lab/.labgen"] == "<dir>"
+    assert fake.copied["labgen-ws1-alice:/lab/.labgen"] == "compose.labbox.yml compose.runtime.yml"
     assert "labgen-ws1-alice:/etc/labbox/runtimes/wrap-runc" in fake.copied
     assert fake.verbs().index("start labgen-ws1-alice") > fake.verbs().index("cp " + str(wrapper))
     # Ready means each host's engine answered through the box.
@@ -127,7 +132,14 @@ def test_without_a_runtime_nothing_machine_specific_is_added(lab: Lab) -> None:
     fake = FakeDocker()
     make_box(lab, fake).up(lambda _: None)
     assert not any("--runtime" in call for call in fake.calls)
-    assert "labgen-ws1-alice:/lab/.labgen" not in fake.copied
+    assert fake.copied["labgen-ws1-alice:/lab/.labgen"] == "compose.labbox.yml"
+
+
+def test_nodes_in_a_box_start_with_a_clean_run_folder(lab: Lab) -> None:
+    override = yaml.safe_load(box_override(lab))
+    assert override == {
+        "services": {"registry": {"tmpfs": ["/run"]}, "client": {"tmpfs": ["/run"]}}
+    }
 
 
 def test_up_again_repairs_only_what_is_missing(lab: Lab) -> None:

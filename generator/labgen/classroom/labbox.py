@@ -184,12 +184,14 @@ class LabBox:
         account.touch(mode=0o600)
         account.write_text(f"{self.seat.student}:{self.seat.password}\n", encoding="utf-8")
         self._must("cp", str(account), f"{self.container}:/etc/labbox/student")
+        state = staging / ".labgen"
+        state.mkdir()
+        (state / "compose.labbox.yml").write_text(box_override(self.lab), encoding="utf-8")
         if self.runtime:
-            state = staging / ".labgen"
-            state.mkdir()
             override = runtime_override(self.lab, self.runtime.name)
             (state / "compose.runtime.yml").write_text(override, encoding="utf-8")
-            self._must("cp", str(state), f"{self.container}:/lab/.labgen")
+        self._must("cp", str(state), f"{self.container}:/lab/.labgen")
+        if self.runtime:
             self._must(
                 "cp",
                 str(self.runtime.script),
@@ -267,6 +269,20 @@ class LabBox:
                         f"{self.seat.student}: could not remove {kind} {' '.join(found)}: "
                         f"{_last_line(done.output)}"
                     )
+
+
+def box_override(lab: Lab) -> str:
+    """A compose override for the nodes in a box: /run on tmpfs.
+
+    A box that is stopped or removed (its data kept) kills its nodes' engines; when the
+    nodes start again, a stale /run/docker.pid whose number a new process holds makes
+    dockerd refuse to start. A fresh /run each start also re-runs the (idempotent)
+    provisioning, as a rebooted VM would.
+    """
+    lines = ["# Written by labgen's lab box: each node starts with a clean /run.", "services:"]
+    for host in lab.spec.hosts:
+        lines += [f"  {json.dumps(host.name)}:", '    tmpfs: ["/run"]']
+    return "\n".join(lines) + "\n"
 
 
 def _node_states(text: str, project: str) -> dict[str, str]:
