@@ -282,8 +282,32 @@ build_labbox() {
     docker save -o "$ctx/rootfs/opt/labbox/images/node.tar" labgen/node:bookworm
     cp -a "$HUB_STORAGE" "$ctx/rootfs/opt/labbox/hub"
     fix_mtimes "$ctx"
+    timed "docker build labbox stage" dbuild --build-arg BASE=labgen/labbox-base:bookworm -t labgen/labbox-stage:bookworm "$ctx"
+    # A box's engine would spend most of its start in `docker load` of the node image;
+    # load it once here and ship the engine's data root as a tarball the box unpacks.
+    timed "labbox engine seed" seed_labbox "$ctx/rootfs/opt/labbox/docker-seed.tar"
+    rm -f "$ctx/rootfs/opt/labbox/images/node.tar"
     timed "docker build labbox" dbuild --build-arg BASE=labgen/labbox-base:bookworm -t labgen/labbox:bookworm "$ctx"
+    docker rmi labgen/labbox-stage:bookworm >/dev/null
     log "built labgen/labbox:bookworm"
+}
+
+# seed_labbox TAR: the data root of a box engine that has loaded the node image
+seed_labbox() {
+    local out=$1 volume=labgen-labbox-seed
+    docker volume rm -f "$volume" >/dev/null
+    # shellcheck disable=SC2016
+    docker run --rm --privileged --runtime labgen-runc -v "$volume:/var/lib/docker" \
+        --entrypoint /bin/sh labgen/labbox-stage:bookworm -c '
+            dockerd >/dev/null 2>&1 & pid=$!
+            until docker info >/dev/null 2>&1; do sleep 0.3; done
+            docker load -q -i /opt/labbox/images/node.tar >&2
+            kill "$pid"; wait "$pid" || true
+            rm -f /var/lib/docker/engine-id
+            tar -C /var/lib/docker --xattrs --numeric-owner -cf - .' >"$out.tmp" \
+        || { docker volume rm -f "$volume" >/dev/null; die "seeding the box engine failed"; }
+    docker volume rm -f "$volume" >/dev/null
+    mv -f "$out.tmp" "$out"
 }
 
 # ---------------------------------------------------------------- hub + tarballs
