@@ -291,3 +291,15 @@ def test_a_class_folder_gives_one_box_per_seat_on_its_lab(tmp_path: Path) -> Non
         "ws-lab",
     )
     assert box.lab.path == tmp_path / "lab"
+
+
+def test_class_commands_refuse_a_byod_class_and_a_bad_runtime(tmp_path: Path) -> None:
+    from labgen.classroom.hosted_commands import run_hosted
+    from labgen.errors import UsageError
+
+    (tmp_path / "class.yaml").write_text("name: ws1\ndelivery: byod\n")
+    with pytest.raises(UsageError, match="not a hosted class"):
+        run_hosted(tmp_path, "up", 2, None, None)
+    (tmp_path / "class.yaml").write_text("name: ws1\ndelivery: hosted\n")
+    with pytest.raises(UsageError, match="--runtime x: use NAME=PATH"):
+        run_hosted(tmp_path, "up", 2, None, "x")

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Literal, TextIO
 
 from labgen.classroom.labbox import LabBox, Limits, Runtime, Seat
-from labgen.errors import LabgenError
+from labgen.errors import LabgenError, UsageError
 from labgen.lab import Lab, open_lab
 from labgen.render.plan import plan_lab
 from labgen.render.write import write_lab
@@ -100,7 +100,7 @@ def pick(boxes: Sequence[LabBox], students: Sequence[str] | None) -> list[LabBox
     known = {box.seat.student for box in boxes}
     unknown = [name for name in students if name not in known]
     if unknown:
-        raise LabgenError(
+        raise UsageError(
             f"--students: {', '.join(unknown)} not in this class; use ids from its roster"
         )
     return [box for box in boxes if box.seat.student in students]
@@ -111,7 +111,7 @@ def run_class(
 ) -> list[Outcome]:
     """Do `action` for every box, `jobs` at a time; returns one outcome per box, in order."""
     if jobs < 1:
-        raise LabgenError("--jobs: must be at least 1")
+        raise UsageError("--jobs: must be at least 1")
     width = max([len("student"), *(len(box.seat.student) for box in boxes)])
     board = Board(out, width)
     work: Callable[[LabBox, Board], tuple[bool, str]] = {
