@@ -303,7 +303,9 @@ seed_labbox() {
             until docker info >/dev/null 2>&1; do sleep 0.3; done
             docker load -q -i /opt/labbox/images/node.tar >&2
             kill "$pid"; wait "$pid" || true
-            rm -f /var/lib/docker/engine-id
+            # No network state: each box engine picks a docker0 subnet clear of its own
+            # eth0 (a copied docker0 can be the very subnet of a box network: no route out).
+            rm -rf /var/lib/docker/engine-id /var/lib/docker/network
             tar -C /var/lib/docker --xattrs --numeric-owner -cf - .' >"$out.tmp" \
         || { docker volume rm -f "$volume" >/dev/null; die "seeding the box engine failed"; }
     docker volume rm -f "$volume" >/dev/null

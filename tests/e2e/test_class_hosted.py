@@ -132,8 +132,23 @@ def test_hosted_class_of_three(hosted: list[LabBox]) -> None:
     scenario = load_scenario(alice.lab.spec)
     every_goal = {(g.id, h.name) for g in scenario.goals for h in g.hosts}
 
-    # Per-student credentials: bob's password does not open alice's box.
+    # Per-student credentials: each student's own password opens their box, bob's not alice's.
+    for box in hosted:
+        assert StudentShell(box.seat).login("true").exit_code == 0, box.seat.student
     assert StudentShell(alice.seat, bob.seat.password).login("true").exit_code != 0
+
+    # The box's limits hold for the lab's nodes too: their cgroups nest inside the box's.
+    limits = docker(
+        "inspect",
+        "-f",
+        "{{.HostConfig.NanoCpus}} {{.HostConfig.Memory}} {{.HostConfig.PidsLimit}}",
+        alice.container,
+    )
+    assert limits.split() == ["1000000000", str(768 * 2**20), "1024"]
+    box_id = docker("inspect", "-f", "{{.Id}}", alice.container).strip()
+    cgroups = alice.exec("registry", "cat /proc/1/cgroup", 30).stdout
+    limited = [line for line in cgroups.splitlines() if ":memory:" in line or ":pids:" in line]
+    assert len(limited) == 2 and all(box_id in line for line in limited), cgroups
 
     # alice: the whole tutorial, each step typed in her own SSH session, judged by the checker.
     shell = StudentShell(alice.seat)
