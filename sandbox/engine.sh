@@ -4,9 +4,20 @@
 # main namespace. Usage: engine.sh deps|up|down [--purge]|env|status
 set -euo pipefail
 
-NS=labgen-sbx
+# LABGEN_SANDBOX=NAME runs a separate instance side by side (own netns, dirs,
+# socket, cgroup); unset or "sbx" is the default instance. Names are chosen so
+# that no instance's path is a prefix of another's (cleanup matches prefixes).
+INSTANCE=${LABGEN_SANDBOX:-sbx}
+[[ "$INSTANCE" =~ ^[a-z0-9]{1,8}$ ]] || { echo "[engine] ERROR: LABGEN_SANDBOX must be 1-8 of a-z0-9" >&2; exit 2; }
+NS=labgen-$INSTANCE
 RUN_DIR=/run/labgen-sandbox
 STATE_DIR=/var/lib/labgen-sandbox
+CGROUP_PARENT=labgen-sandbox
+if [ "$INSTANCE" != sbx ]; then
+    RUN_DIR=/run/labgen-$INSTANCE-sandbox
+    STATE_DIR=/var/lib/labgen-$INSTANCE-sandbox
+    CGROUP_PARENT=labgen-$INSTANCE-sandbox
+fi
 DATA_ROOT=$STATE_DIR/docker
 HUB_STORAGE=$STATE_DIR/hub
 EXEC_ROOT=$RUN_DIR/exec
@@ -23,7 +34,6 @@ LAB_GATEWAY=192.168.56.1
 RUNTIME_NAME=labgen-runc
 RUNTIME_COPY=$RUN_DIR/labgen-runc
 CGROUP_LIST=$RUN_DIR/cgroup-mounts
-CGROUP_PARENT=labgen-sandbox
 VENV=/opt/labgen-sandbox/venv
 COMPOSE_VERSION=${LABGEN_COMPOSE_VERSION:-2.40.3}
 PLUGIN_DIR=/usr/local/lib/docker/cli-plugins

@@ -2,13 +2,17 @@
 # Offline images for the labgen sandbox engine (see engine.sh).
 # Usage: images.sh build [--force]   (DOCKER_HOST must point at the sandbox engine;
 #                                      taken from engine.sh env when unset)
+#        images.sh labbox [--force]  the lab box image of hosted classes (after build)
 set -euo pipefail
 
 SELF=$(readlink -f "${BASH_SOURCE[0]}")
 HERE=$(dirname "$SELF")
 REPO=$(dirname "$HERE")
-NS=labgen-sbx
+NS=labgen-${LABGEN_SANDBOX:-sbx}  # the engine.sh instance
 HUB=127.0.0.1:5555
+# the hub's storage, as engine.sh lays it out for this instance
+HUB_STORAGE=/var/lib/labgen-sandbox/hub
+[ "${LABGEN_SANDBOX:-sbx}" = sbx ] || HUB_STORAGE=/var/lib/labgen-$LABGEN_SANDBOX-sandbox/hub
 CACHE=/var/cache/labgen
 IMG_CACHE=$CACHE/images
 SUITE=bookworm
@@ -16,6 +20,8 @@ MIRROR=${LABGEN_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 SECURITY_MIRROR=${LABGEN_DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
 NODE_PKGS="docker.io iproute2 procps curl jq ca-certificates sudo"
 NODE_TEMPLATE=$REPO/templates/node
+LABBOX_PKGS="openssh-server docker-registry dnsmasq-base"
+LABBOX_TEMPLATE=$REPO/templates/labbox
 # fixed mtime for files we generate, so contexts are identical run to run
 EPOCH=1700000000
 FORCE=0
@@ -221,6 +227,91 @@ build_node() {
     log "built labgen/node:bookworm"
 }
 
+# ---------------------------------------------------------------- labgen/labbox
+# The box of a hosted class: the node rootfs plus sshd, a registry (the lab's
+# mirror inside the box) and dnsmasq, installed in a chroot of the cached node
+# rootfs; the node image, the hub's storage and the compose plugin go in as files.
+labbox_rootfs_tarball() {
+    local key
+    key=$(printf '%s|%s|v1' "$(node_rootfs_tarball)" "$LABBOX_PKGS" | sha256sum | cut -c1-16)
+    echo "$CACHE/labbox-rootfs-$SUITE-$key.tar.gz"
+}
+
+make_labbox_rootfs() {
+    local tarball=$1 root=$WORK/boxroot node
+    node=$(node_rootfs_tarball)
+    [ -s "$node" ] || die "missing $node: run '$0 build' first"
+    mkdir -p "$root"
+    tar --numeric-owner -xzf "$node" -C "$root"
+    printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
+    chmod 755 "$root/usr/sbin/policy-rc.d"
+    cp /etc/resolv.conf "$root/etc/resolv.conf"
+    mount -t proc proc "$root/proc"
+    log "chroot apt-get install $LABBOX_PKGS"
+    # shellcheck disable=SC2086
+    chroot "$root" /bin/sh -c "export DEBIAN_FRONTEND=noninteractive LC_ALL=C; \
+        apt-get update -q && apt-get install -y -q --no-install-recommends $LABBOX_PKGS" \
+        >"$WORK/chroot-apt.log" 2>&1 || { umount -l "$root/proc"; tail -n 30 "$WORK/chroot-apt.log" >&2; die "chroot apt-get failed"; }
+    umount "$root/proc"
+    chroot "$root" apt-get clean
+    rm -rf "$root/var/lib/apt/lists/"* "$root/usr/sbin/policy-rc.d" "$root/var/log/"*.log "$root/var/cache/apt/"*.bin "$root/etc/ssh/ssh_host_"*
+    : >"$root/etc/resolv.conf"
+    tar --numeric-owner --xattrs -C "$root" -czf "$tarball.tmp" .
+    mv -f "$tarball.tmp" "$tarball"
+    find "$CACHE" -maxdepth 1 -name "labbox-rootfs-$SUITE-*.tar.gz" ! -path "$tarball" -delete
+    rm -rf "$root"
+    log "cached $tarball ($(du -h "$tarball" | cut -f1))"
+}
+
+build_labbox() {
+    if have_image labgen/labbox:bookworm; then log "labgen/labbox:bookworm present"; return 0; fi
+    docker image inspect labgen/node:bookworm >/dev/null 2>&1 || die "labgen/node:bookworm missing: run '$0 build' first"
+    local tarball ctx=$WORK/labbox plugin
+    tarball=$(labbox_rootfs_tarball)
+    if [ "$FORCE" -eq 1 ] || ! docker image inspect labgen/labbox-base:bookworm >/dev/null 2>&1; then
+        [ -s "$tarball" ] || timed "labbox rootfs (chroot apt)" make_labbox_rootfs "$tarball"
+        timed "docker import labbox-base" docker import \
+            -c 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+            "$tarball" labgen/labbox-base:bookworm >/dev/null
+    fi
+    plugin=$(docker info --format '{{range .ClientInfo.Plugins}}{{if eq .Name "compose"}}{{.Path}}{{end}}{{end}}')
+    [ -n "$plugin" ] || die "no docker compose plugin: run engine.sh deps"
+    cp -r "$LABBOX_TEMPLATE" "$ctx"
+    mkdir -p "$ctx/rootfs/usr/libexec/docker/cli-plugins" "$ctx/rootfs/opt/labbox/images" "$ctx/rootfs/etc/labbox/runtimes"
+    cp "$(readlink -f "$plugin")" "$ctx/rootfs/usr/libexec/docker/cli-plugins/docker-compose"
+    docker save -o "$ctx/rootfs/opt/labbox/images/node.tar" labgen/node:bookworm
+    cp -a "$HUB_STORAGE" "$ctx/rootfs/opt/labbox/hub"
+    fix_mtimes "$ctx"
+    timed "docker build labbox stage" dbuild --build-arg BASE=labgen/labbox-base:bookworm -t labgen/labbox-stage:bookworm "$ctx"
+    # A box's engine would spend most of its start in `docker load` of the node image;
+    # load it once here and ship the engine's data root as a tarball the box unpacks.
+    timed "labbox engine seed" seed_labbox "$ctx/rootfs/opt/labbox/docker-seed.tar"
+    rm -f "$ctx/rootfs/opt/labbox/images/node.tar"
+    timed "docker build labbox" dbuild --build-arg BASE=labgen/labbox-base:bookworm -t labgen/labbox:bookworm "$ctx"
+    docker rmi labgen/labbox-stage:bookworm >/dev/null
+    log "built labgen/labbox:bookworm"
+}
+
+# seed_labbox TAR: the data root of a box engine that has loaded the node image
+seed_labbox() {
+    local out=$1 volume=labgen-labbox-seed
+    docker volume rm -f "$volume" >/dev/null
+    # shellcheck disable=SC2016
+    docker run --rm --privileged --runtime labgen-runc -v "$volume:/var/lib/docker" \
+        --entrypoint /bin/sh labgen/labbox-stage:bookworm -c '
+            dockerd >/dev/null 2>&1 & pid=$!
+            until docker info >/dev/null 2>&1; do sleep 0.3; done
+            docker load -q -i /opt/labbox/images/node.tar >&2
+            kill "$pid"; wait "$pid" || true
+            # No network state: each box engine picks a docker0 subnet clear of its own
+            # eth0 (a copied docker0 can be the very subnet of a box network: no route out).
+            rm -rf /var/lib/docker/engine-id /var/lib/docker/network
+            tar -C /var/lib/docker --xattrs --numeric-owner -cf - .' >"$out.tmp" \
+        || { docker volume rm -f "$volume" >/dev/null; die "seeding the box engine failed"; }
+    docker volume rm -f "$volume" >/dev/null
+    mv -f "$out.tmp" "$out"
+}
+
 # ---------------------------------------------------------------- hub + tarballs
 publish() {
     local img=$1 name=$2 file=$3 id stamp
@@ -264,7 +355,15 @@ cmd_build() {
     log "TIMING total: $((SECONDS - t0))s"
 }
 
+cmd_labbox() {
+    [ "$(id -u)" -eq 0 ] || die "must run as root"
+    [ "${1:-}" = --force ] && FORCE=1
+    docker info >/dev/null 2>&1 || die "no engine at $DOCKER_HOST: run engine.sh up"
+    timed "labgen/labbox:bookworm" build_labbox
+}
+
 case "${1:-}" in
     build) shift; cmd_build "$@" ;;
-    *) echo "usage: $0 build [--force]" >&2; exit 2 ;;
+    labbox) shift; cmd_labbox "$@" ;;
+    *) echo "usage: $0 build|labbox [--force]" >&2; exit 2 ;;
 esac

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-SOCKET = "unix:///run/labgen-sandbox/docker.sock"
+# LABGEN_SANDBOX=NAME runs the tests on a separate sandbox instance (see sandbox/engine.sh).
+SANDBOX = os.environ.get("LABGEN_SANDBOX", "sbx")
+SANDBOX_RUN = "/run/labgen-sandbox" if SANDBOX == "sbx" else f"/run/labgen-{SANDBOX}-sandbox"
+SANDBOX_NETNS = f"labgen-{SANDBOX}"
+SOCKET = f"unix://{SANDBOX_RUN}/docker.sock"
 MIRROR = "http://192.168.56.1:5555"
 RUNTIME = "labgen-runc"
 LABGEN = str(Path(sys.executable).with_name("labgen"))

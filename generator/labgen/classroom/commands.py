@@ -134,3 +134,45 @@ def watch(class_dir: Path, every: int, jobs: int, submissions: Path | None, time
     from labgen.classroom.workshop import watch_class
 
     watch_class(open_class(class_dir), every, jobs, submissions, timeout)
+
+
+RUNTIME_OPTION = click.option(
+    "--runtime",
+    metavar="NAME=PATH",
+    help="Run the boxes and their nodes under this OCI runtime wrapper (machine-specific).",
+)
+STUDENTS_OPTION = click.option("--students", help="Only these students (ids, comma-separated).")
+
+
+@class_group.command("up")
+@CLASS_ARGUMENT
+@JOBS_OPTION
+@STUDENTS_OPTION
+@RUNTIME_OPTION
+def up(class_dir: Path, jobs: int, students: str | None, runtime: str | None) -> None:
+    """hosted: bring up every student's lab box (re-running repairs only what is missing)."""
+    from labgen.classroom.hosted_commands import run_hosted
+
+    run_hosted(class_dir, "up", jobs, students, runtime)
+
+
+@class_group.command("status")
+@CLASS_ARGUMENT
+@JOBS_OPTION
+@STUDENTS_OPTION
+def status(class_dir: Path, jobs: int, students: str | None) -> None:
+    """hosted: show each student's box and lab hosts; exit 1 unless every engine answers."""
+    from labgen.classroom.hosted_commands import run_hosted
+
+    run_hosted(class_dir, "status", jobs, students, None)
+
+
+@class_group.command("down")
+@CLASS_ARGUMENT
+@JOBS_OPTION
+@STUDENTS_OPTION
+def down(class_dir: Path, jobs: int, students: str | None) -> None:
+    """hosted: remove every student's box, with its network and volume."""
+    from labgen.classroom.hosted_commands import run_hosted
+
+    run_hosted(class_dir, "down", jobs, students, None)

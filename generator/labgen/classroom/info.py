@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from labgen.backends.base import Backend
+from labgen.classroom.hosted import class_boxes
+from labgen.classroom.labbox import LabBox, Limits, Runtime
 from labgen.classroom.spec import Classroom, Student, load_class
 from labgen.errors import UsageError
 from labgen.spec.model import LabSpec
@@ -47,9 +49,16 @@ def open_class(folder: Path) -> ClassInfo:
     return ClassInfo(folder, classroom)
 
 
+def hosted_boxes(info: ClassInfo, runtime: Runtime | None = None) -> list[LabBox]:
+    """The lab box of every student of a hosted class."""
+    if info.delivery != "hosted":
+        raise UsageError(f"{info.folder}: not a hosted class; set `delivery: hosted` in its spec")
+    hosted = info.classroom.hosted
+    limits = Limits(cpus=hosted.cpus, memory=hosted.memory, pids=hosted.pids)
+    return class_boxes(info.folder, info.name, limits, runtime)
+
+
 def hosted_backends(info: ClassInfo) -> Callable[[str], Backend]:
-    """Each hosted student's lab as a Backend (lab boxes, classroom/hosted.py)."""
-    raise UsageError(
-        f"{info.folder}: grading hosted labs needs lab boxes (classroom/hosted.py), "
-        "which this labgen does not have yet; use a byod class with --submissions"
-    )
+    """Each hosted student's lab as a Backend: their lab box."""
+    boxes = {box.seat.student: box for box in hosted_boxes(info)}
+    return boxes.__getitem__

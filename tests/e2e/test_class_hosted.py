@@ -1,0 +1,232 @@
+"""A hosted class of three on the sandboxed engine: one lab box per student.
+
+The class folder comes from `labgen class create`. alice does the whole tutorial through
+her own SSH command (`ssh -p PORT alice@SERVER`, then `lab HOST CMD`, as her handout
+says), bob does its first half, carol nothing. `class check` (the single lab's checker,
+grade mode, through each box) and `class report` must give exactly that matrix. Also: a
+student's node cannot reach another student's box, `up` repairs only what is missing,
+and `down` leaves no container, network or volume of the class.
+SSH goes to 127.0.0.1 inside the sandbox's network namespace: nothing leaves the machine.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shlex
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from e2e_support import MIRROR, RUNTIME, SANDBOX_NETNS, SOLVE_STATUSES
+
+from helpers import REPO_ROOT, tool_or_skip
+from labgen.backends.base import ExecResult
+from labgen.check import runner
+from labgen.check.results import CheckReport
+from labgen.classroom.create import plan_class
+from labgen.classroom.hosted import run_class
+from labgen.classroom.info import hosted_boxes, open_class
+from labgen.classroom.labbox import CLASS_LABEL, LabBox, Runtime, Seat
+from labgen.classroom.spec import parse_class
+from labgen.classroom.workshop import check_class, report_class_folder
+from labgen.render.write import write_lab
+from labgen.steps.scenario import load_scenario
+
+pytestmark = pytest.mark.e2e
+
+CLASS = "e2e"
+STUDENTS = ("alice", "bob", "carol")
+SSH_OPTIONS = [
+    "-o",
+    "StrictHostKeyChecking=no",
+    "-o",
+    "UserKnownHostsFile=/dev/null",
+    "-o",
+    "LogLevel=ERROR",
+    "-o",
+    "PubkeyAuthentication=no",
+    "-o",
+    "PreferredAuthentications=password",
+]
+# What grading finds: bob pushed through localhost but configured nothing yet.
+BOB_FAILS = {
+    ("client-has-image", "client"),
+    ("daemon-json-insecure", "client"),
+    ("daemon-json-insecure", "registry"),
+    ("engine-insecure", "client"),
+    ("engine-insecure", "registry"),
+}
+
+
+class StudentShell:
+    """What a student types: their own ssh command, then `lab HOST CMD` in their box."""
+
+    name = "ssh"
+
+    def __init__(self, seat: Seat, password: str | None = None) -> None:
+        self.seat = seat
+        self.password = password or seat.password
+
+    def exec(self, host: str, command: str, timeout: float) -> ExecResult:
+        return self.login(f"lab {host} {shlex.quote(command)}", timeout)
+
+    def login(self, remote: str, timeout: float = 60) -> ExecResult:
+        argv = ["ip", "netns", "exec", SANDBOX_NETNS, "sshpass", "-e", "ssh"]
+        argv += ["-p", str(self.seat.ssh_port), *SSH_OPTIONS, f"{self.seat.student}@127.0.0.1"]
+        start = time.monotonic()
+        done = subprocess.run(
+            [*argv, remote],
+            env={**os.environ, "SSHPASS": self.password},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        return ExecResult(done.returncode, done.stdout, done.stderr, time.monotonic() - start)
+
+
+@pytest.fixture(scope="module")
+def labbox_image(engine: dict[str, str]) -> dict[str, str]:
+    subprocess.run(["bash", str(REPO_ROOT / "sandbox/images.sh"), "labbox"], check=True, env=engine)
+    return engine
+
+
+@pytest.fixture
+def class_dir(tmp_path: Path) -> Path:
+    """The class folder, as `labgen class create` writes it."""
+    raw = {
+        "name": CLASS,
+        "delivery": "hosted",
+        "students": list(STUDENTS),
+        "lab": {"mirror": MIRROR},
+        "hosted": {"server": "127.0.0.1", "ssh_ports": "2201-2210"},
+    }
+    classroom, _ = parse_class(raw, tmp_path)
+    folder = tmp_path / "class"
+    write_lab(plan_class(classroom, os.urandom(32).hex()), folder, force=False)
+    return folder
+
+
+@pytest.fixture
+def hosted(
+    labbox_image: dict[str, str], class_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[list[LabBox]]:
+    """Three boxes, up; taken down at the end whatever happens."""
+    tool_or_skip("sshpass")
+    tool_or_skip("ssh")
+    for key, value in labbox_image.items():
+        monkeypatch.setenv(key, value)
+    runtime = Runtime(RUNTIME, REPO_ROOT / "sandbox/labgen-runc")
+    boxes = hosted_boxes(open_class(class_dir), runtime)
+    try:
+        outcomes = run_class(boxes, "up", jobs=3, out=io.StringIO())
+        assert [o.ok for o in outcomes] == [True] * 3, outcomes
+        yield boxes
+    finally:
+        run_class(boxes, "down", jobs=3, out=io.StringIO())
+
+
+def docker(*args: str) -> str:
+    return subprocess.run(["docker", *args], capture_output=True, text=True, check=True).stdout
+
+
+def grade(box: LabBox) -> CheckReport:
+    scenario = load_scenario(box.lab.spec)
+    return runner.grade(box, scenario, box.seat.student, 60, lambda *_: None, lambda _: None)
+
+
+def failing(report: CheckReport) -> set[tuple[str, str]]:
+    return {(r.id, r.host) for r in report.results if r.status != "pass"}
+
+
+def test_hosted_class_of_three(hosted: list[LabBox], class_dir: Path) -> None:
+    alice, bob, carol = hosted
+    scenario = load_scenario(alice.lab.spec)
+    every_goal = {(g.id, h.name) for g in scenario.goals for h in g.hosts}
+
+    # Per-student credentials: each student's own password opens their box, bob's not alice's.
+    for box in hosted:
+        assert StudentShell(box.seat).login("true").exit_code == 0, box.seat.student
+    assert StudentShell(alice.seat, bob.seat.password).login("true").exit_code != 0
+
+    # The box's limits hold for the lab's nodes too: their cgroups nest inside the box's.
+    limits = docker(
+        "inspect",
+        "-f",
+        "{{.HostConfig.NanoCpus}} {{.HostConfig.Memory}} {{.HostConfig.PidsLimit}}",
+        alice.container,
+    )
+    assert limits.split() == ["1000000000", str(768 * 2**20), "1024"]
+    box_id = docker("inspect", "-f", "{{.Id}}", alice.container).strip()
+    cgroups = alice.exec("registry", "cat /proc/1/cgroup", 30).stdout
+    limited = [line for line in cgroups.splitlines() if ":memory:" in line or ":pids:" in line]
+    assert len(limited) == 2 and all(box_id in line for line in limited), cgroups
+
+    # alice: the whole tutorial, each step typed in her own SSH session, judged by the checker.
+    shell = StudentShell(alice.seat)
+    solved = runner.solve(shell, scenario, "alice", 180, lambda *_: None, lambda _: None)
+    assert solved.ok, [(r.id, r.host, r.status, r.excerpt) for r in solved.results]
+    statuses = {(r.id, r.host): r.status for r in solved.results if r.status != "pass"}
+    assert statuses == SOLVE_STATUSES
+    # bob: the first half, through his SSH command too.
+    for step in scenario.steps[:5]:
+        done = StudentShell(bob.seat).exec(step.hosts[0].name, step.run, 120)
+        assert done.exit_code == 0, (step.id, done.output)
+
+    # `up` again repairs only what is missing: carol's box is recreated, alice's untouched.
+    # Her nodes' engines die with the box; a stale pid file naming a live process (pid 1,
+    # the worst case) must not keep them from starting again.
+    started = docker("inspect", "-f", "{{.State.StartedAt}}", alice.container)
+    assert carol.exec("registry", "echo 1 >/var/run/docker.pid", 30).exit_code == 0
+    docker("rm", "--force", carol.container)
+    outcomes = run_class(hosted, "up", jobs=3, out=io.StringIO())
+    assert [o.ok for o in outcomes] == [True] * 3, outcomes
+    assert docker("inspect", "-f", "{{.State.StartedAt}}", alice.container) == started
+    assert carol.box_state() == "running"
+
+    # The existing checker, through each lab box, gives exactly the class's matrix...
+    assert failing(grade(alice)) == set()
+    assert failing(grade(bob)) == BOB_FAILS
+    assert failing(grade(carol)) == every_goal
+    # ... and so do `class check` and `class report`, from the class folder alone.
+    info = open_class(class_dir)
+    assert check_class(info, jobs=3, students=None, timeout=60)
+    report_class_folder(info, None, None)
+    matrix = json.loads((class_dir / "report.json").read_text(encoding="utf-8"))
+    not_done = {
+        row["id"]: {goal for goal, cell in row["goals"].items() if cell["state"] != "done"}
+        for row in matrix["students"]
+    }
+    assert not_done == {
+        "alice": set(),
+        "bob": {goal for goal, _ in BOB_FAILS},
+        "carol": {goal for goal, _ in every_goal},
+    }
+
+    # Every student's registry is at 192.168.56.101 in their own box, and only there.
+    catalog = "curl -sS --max-time 5 http://192.168.56.101:5000/v2/_catalog"
+    assert "nginx" in alice.exec("client", catalog, 30).stdout
+    assert "nginx" in bob.exec("client", catalog, 30).stdout
+    assert carol.exec("client", catalog, 30).exit_code != 0
+    # Nor can a node reach another student's box: bob's box answers bob's nodes, not alice's.
+    bob_ip = docker(
+        "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", bob.container
+    ).strip()
+    probe = f"curl -sS --max-time 5 http://{bob_ip}:5555/v2/"
+    assert bob.exec("registry", probe, 30).exit_code == 0
+    assert alice.exec("registry", probe, 30).exit_code != 0
+
+    # `class status` sees every lab running.
+    assert all(o.ok for o in run_class(hosted, "status", jobs=3, out=io.StringIO()))
+
+    # down leaves nothing of the class behind.
+    outcomes = run_class(hosted, "down", jobs=3, out=io.StringIO())
+    assert all(o.ok for o in outcomes)
+    label = f"label={CLASS_LABEL}={CLASS}"
+    assert docker("ps", "--all", "--quiet", "--filter", label) == ""
+    assert docker("network", "ls", "--quiet", "--filter", label) == ""
+    assert docker("volume", "ls", "--quiet", "--filter", label) == ""
