@@ -19,6 +19,10 @@ def anchored(body: str) -> str:
     return rf"^(?:{body}){_END}"
 
 
+# The registry password (scenario secure): it goes into shell commands, htpasswd and
+# the handout, so only characters that need no quoting; bcrypt reads 72 bytes at most.
+PASSWORD_PATTERN = anchored(r"[A-Za-z0-9._-]{8,72}")
+
 # A DNS label (RFC 1123): also a valid compose service, Vagrant machine and file name.
 NAME_PATTERN = anchored(r"[a-z]([a-z0-9-]{0,30}[a-z0-9])?")
 
