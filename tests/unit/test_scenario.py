@@ -140,6 +140,7 @@ def test_placeholder_values() -> None:
         "lan_repo": "192.168.56.101:5050/library/busybox",
         "registry_user": "student",
         "registry_password": "",
+        "ca_port": "8000",
     }
 
 

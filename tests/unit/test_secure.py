@@ -53,6 +53,11 @@ def test_secure_spec_with_a_login() -> None:
         ({"scenario": "secure", "auth": {"password": "a" * 73}}, "auth.password: "),
         ({"scenario": "secure", "auth": {"password": "$(reboot)xx"}}, "auth.password: "),
         ({"scenario": "secure", "auth": {"user": "Root"}}, "auth.user: "),
+        (
+            {"scenario": "secure", "registry": {"port": 8000}},
+            "registry.port: 8000 is where scenario secure shares the lab CA's certificate; "
+            "use another port, such as 5000",
+        ),
         ({"scenario": "secure", "auth": {"pasword": PASSWORD}}, "auth.pasword: unknown field"),
     ],
 )

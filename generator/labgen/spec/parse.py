@@ -49,7 +49,15 @@ def parse_spec(raw: object) -> tuple[LabSpec, list[str]]:
     subnet = _subnet(raw.get("subnet", LabSpec().subnet), problems)
     _port(raw.get("registry"), problems)
     _hosts(raw.get("hosts"), subnet, problems)
-    if raw.get("auth") is not None and raw.get("scenario", "insecure") != "secure":
+    registry = raw.get("registry")
+    secure = raw.get("scenario") == "secure"
+    if secure and isinstance(registry, Mapping) and registry.get("port") == rules.CA_SHARE_PORT:
+        problems.add(
+            "registry.port",
+            f"{rules.CA_SHARE_PORT} is where scenario secure shares the lab CA's certificate; "
+            "use another port, such as 5000",
+        )
+    if raw.get("auth") is not None and not secure:
         problems.add(
             "auth", "the login applies to scenario secure only; remove auth or set scenario: secure"
         )

@@ -60,6 +60,8 @@ RESERVED_HOST_NAMES = ("node",)
 
 PORT_RANGE = (1, 65535)
 # Ports the lab's hosts already use: the registry cannot be published there.
+# Part 2 (scenario secure) publishes the lab CA's certificate on this port of the registry host.
+CA_SHARE_PORT = 8000
 RESERVED_PORTS = {22: "SSH (Vagrant reaches the VMs through it)"}
 MEMORY_RANGE_MB = (256, 65536)
 CPUS_RANGE = (1, 64)

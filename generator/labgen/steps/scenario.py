@@ -13,6 +13,7 @@ from importlib import resources
 from typing import Any, Literal
 
 from labgen.errors import LabgenError
+from labgen.spec import rules
 from labgen.spec.model import Host, LabSpec
 from labgen.steps.validate import validate_scenario
 
@@ -78,7 +79,7 @@ class Scenario:
     name: str
     title: Text
     intro: Text
-    claims: Text  # who makes the claims: "The post", "Docker's documentation"
+    claims: Text  # who makes the claims: "The post", "The documentation"
     added: Text  # how the handout marks a step labgen adds
     steps: tuple[Step, ...]
     goals: tuple[Goal, ...]
@@ -104,6 +105,7 @@ def placeholders(spec: LabSpec) -> dict[str, str]:
         "lan_repo": f"{registry_addr}/{image.repository}",
         "registry_user": login.user,
         "registry_password": login.password or "",
+        "ca_port": str(rules.CA_SHARE_PORT),
     }
 
 

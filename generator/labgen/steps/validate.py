@@ -29,6 +29,7 @@ PLACEHOLDERS = (
     "lan_repo",
     "registry_user",
     "registry_password",
+    "ca_port",
 )
 SELECTORS = ("registry", "clients", "all")
 SOURCES = ("post", "labgen")
