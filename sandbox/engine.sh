@@ -52,7 +52,7 @@ sandbox_docker() { DOCKER_HOST=unix://$SOCK docker "$@"; }
 # ---------------------------------------------------------------- deps
 cmd_deps() {
     need_root
-    local pkgs=(docker.io docker-registry skopeo jq iptables debootstrap busybox-static iproute2 python3-venv ca-certificates dnsmasq-base)
+    local pkgs=(docker.io docker-registry skopeo jq iptables debootstrap busybox-static apache2-utils iproute2 python3-venv ca-certificates dnsmasq-base)
     local missing=() p
     for p in "${pkgs[@]}"; do
         if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then

@@ -35,7 +35,13 @@ fi
 export DOCKER_HOST
 export DOCKER_BUILDKIT=0
 
-have_image() { [ "$FORCE" -eq 0 ] && docker image inspect "$1" >/dev/null 2>&1; }
+# have_image IMAGE [STAND_IN_VERSION]: present (and built from this version of its
+# recipe: the LABEL labgen.stand-in), so a changed recipe rebuilds an older image.
+have_image() {
+    [ "$FORCE" -eq 0 ] || return 1
+    docker image inspect "$1" >/dev/null 2>&1 || return 1
+    [ -z "${2:-}" ] || [ "$(docker image inspect -f '{{index .Config.Labels "labgen.stand-in"}}' "$1")" = "$2" ]
+}
 
 # docker build, quiet unless it fails (hides the legacy-builder banner)
 dbuild() {
@@ -69,17 +75,41 @@ WORK=$(mktemp -d /tmp/labgen-images.XXXXXX)
 
 fix_mtimes() { find "$1" -exec touch -h -d "@$EPOCH" {} +; }
 
-# ---------------------------------------------------------------- registry:2
-build_registry() {
-    if have_image registry:2; then log "registry:2 present"; return 0; fi
-    local ctx=$WORK/registry f
-    mkdir -p "$ctx/rootfs/bin" "$ctx/rootfs/etc/docker/registry" "$ctx/rootfs/var/lib/registry" "$ctx/rootfs/tmp"
-    cp /usr/bin/docker-registry "$ctx/rootfs/bin/registry"
-    # the shared libraries and loader it needs, at the paths ldd names
-    for f in $(ldd /usr/bin/docker-registry | awk '/=>/ && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}'); do
-        mkdir -p "$ctx/rootfs$(dirname "$f")"
-        cp -L "$f" "$ctx/rootfs$f"
+# busybox-static, checked: the stand-ins' /bin/sh (the real images are Alpine or
+# Debian based and have one).
+static_busybox() {
+    local out
+    out=$(ldd "$(command -v busybox)" 2>&1 || true)
+    case "$out" in
+        *"not a dynamic"*|*"statically linked"*) command -v busybox ;;
+        *) die "busybox is not static (install busybox-static)" ;;
+    esac
+}
+
+# copy_with_libs BINARY ROOTFS DEST: BINARY at DEST in ROOTFS, with the shared
+# libraries and loader it needs at the paths ldd names.
+copy_with_libs() {
+    local bin=$1 root=$2 dest=$3 f
+    mkdir -p "$root$(dirname "$dest")"
+    cp "$bin" "$root$dest"
+    for f in $(ldd "$bin" | awk '/=>/ && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}'); do
+        mkdir -p "$root$(dirname "$f")"
+        cp -L "$f" "$root$f"
     done
+}
+
+# ---------------------------------------------------------------- registry:2
+# The real registry:2 (distribution 2.8.x, docker/distribution-library-image) is
+# alpine + ca-certificates + /bin/registry, started by /entrypoint.sh with the config
+# path as CMD. It has /bin/sh and busybox, and no htpasswd since 2.7.1: the stand-in
+# matches (busybox has no htpasswd applet), so `--entrypoint htpasswd` fails as it
+# really does.
+build_registry() {
+    if have_image registry:2 2; then log "registry:2 present"; return 0; fi
+    local ctx=$WORK/registry
+    mkdir -p "$ctx/rootfs/bin" "$ctx/rootfs/etc/docker/registry" "$ctx/rootfs/var/lib/registry" "$ctx/rootfs/tmp"
+    copy_with_libs /usr/bin/docker-registry "$ctx/rootfs" /bin/registry
+    cp "$(static_busybox)" "$ctx/rootfs/bin/busybox"
     chmod 1777 "$ctx/rootfs/tmp"
     cat >"$ctx/rootfs/etc/docker/registry/config.yml" <<'YML'
 version: 0.1
@@ -101,19 +131,79 @@ health:
     interval: 10s
     threshold: 3
 YML
+    # the real image's docker-entrypoint.sh, as it is
+    cat >"$ctx/rootfs/entrypoint.sh" <<'SH'
+#!/bin/sh
+
+set -e
+
+case "$1" in
+    *.yaml|*.yml) set -- registry serve "$@" ;;
+    serve|garbage-collect|help|-*) set -- registry "$@" ;;
+esac
+
+exec "$@"
+SH
+    chmod 755 "$ctx/rootfs/entrypoint.sh"
     cat >"$ctx/Dockerfile" <<'DF'
 # Stand-in for Docker Hub's registry:2 (distribution v2.8.x), built offline
-# from Debian's docker-registry binary.
+# from Debian's docker-registry binary and busybox-static (Alpine's shell tools).
 FROM scratch
 COPY rootfs/ /
+RUN ["/bin/busybox", "--install", "-s", "/bin"]
+LABEL labgen.stand-in=2
 VOLUME ["/var/lib/registry"]
 EXPOSE 5000
-ENTRYPOINT ["/bin/registry"]
-CMD ["serve", "/etc/docker/registry/config.yml"]
+ENTRYPOINT ["/entrypoint.sh"]
+CMD ["/etc/docker/registry/config.yml"]
 DF
     fix_mtimes "$ctx"
     dbuild -t registry:2 "$ctx"
+    docker run --rm --entrypoint /bin/sh registry:2 -c '! command -v htpasswd' >/dev/null \
+        || die "registry:2 stand-in has htpasswd; the real one has none"
     log "built registry:2 ($(/usr/bin/docker-registry --version))"
+}
+
+# ---------------------------------------------------------------- httpd:2
+# Docker's docs now make the htpasswd file with `docker run --entrypoint htpasswd
+# httpd:2 -Bbn USER PASS`. The real httpd:2 is Debian (bookworm) with Apache's
+# htpasswd in /usr/local/apache2/bin on PATH; the stand-in carries Debian's
+# apache2-utils htpasswd there, a busybox /bin/sh, and busybox httpd for its CMD.
+build_httpd() {
+    if have_image httpd:2 1; then log "httpd:2 present"; return 0; fi
+    command -v htpasswd >/dev/null || die "htpasswd missing (install apache2-utils: engine.sh deps)"
+    local ctx=$WORK/httpd
+    mkdir -p "$ctx/rootfs/bin" "$ctx/rootfs/usr/local/bin" "$ctx/rootfs/usr/local/apache2/htdocs" "$ctx/rootfs/tmp"
+    copy_with_libs "$(command -v htpasswd)" "$ctx/rootfs" /usr/local/apache2/bin/htpasswd
+    cp "$(static_busybox)" "$ctx/rootfs/bin/busybox"
+    chmod 1777 "$ctx/rootfs/tmp"
+    echo '<html><body><h1>It works!</h1></body></html>' >"$ctx/rootfs/usr/local/apache2/htdocs/index.html"
+    cat >"$ctx/rootfs/usr/local/bin/httpd-foreground" <<'SH'
+#!/bin/sh
+# busybox httpd in the foreground; stop it cleanly on TERM/INT
+httpd -f -p 80 -h /usr/local/apache2/htdocs &
+pid=$!
+trap 'kill "$pid" 2>/dev/null; wait "$pid"; exit 0' TERM INT
+wait "$pid"
+SH
+    chmod 755 "$ctx/rootfs/usr/local/bin/httpd-foreground"
+    cat >"$ctx/Dockerfile" <<'DF'
+# Stand-in for Docker Hub's httpd:2, built offline: Apache's htpasswd (Debian
+# apache2-utils) on the image's PATH, busybox for the shell.
+FROM scratch
+COPY rootfs/ /
+RUN ["/bin/busybox", "--install", "-s", "/bin"]
+LABEL labgen.stand-in=1
+ENV HTTPD_PREFIX=/usr/local/apache2
+ENV PATH=/usr/local/apache2/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+WORKDIR /usr/local/apache2
+EXPOSE 80
+STOPSIGNAL SIGWINCH
+CMD ["httpd-foreground"]
+DF
+    fix_mtimes "$ctx"
+    dbuild -t httpd:2 "$ctx"
+    log "built httpd:2"
 }
 
 # ---------------------------------------------------------------- nginx:alpine
@@ -121,13 +211,7 @@ build_nginx() {
     if have_image nginx:alpine; then log "nginx:alpine present"; return 0; fi
     local ctx=$WORK/nginx
     mkdir -p "$ctx/bin" "$ctx/html"
-    cp "$(command -v busybox)" "$ctx/bin/busybox"
-    "$ctx/bin/busybox" --help >/dev/null 2>&1 || true
-    file_is_static=$(ldd "$ctx/bin/busybox" 2>&1 || true)
-    case "$file_is_static" in
-        *"not a dynamic"*|*"statically linked"*) ;;
-        *) die "busybox is not static (install busybox-static)" ;;
-    esac
+    cp "$(static_busybox)" "$ctx/bin/busybox"
     cat >"$ctx/html/index.html" <<'HTML'
 <!DOCTYPE html>
 <html><head><title>Welcome to nginx!</title></head>
@@ -341,6 +425,7 @@ push_all() {
     ip netns list | awk '{print $1}' | grep -qx "$NS" || die "netns $NS missing: run engine.sh up"
     publish registry:2 registry:2 registry-2.tar
     publish nginx:alpine nginx:alpine nginx-alpine.tar
+    publish httpd:2 httpd:2 httpd-2.tar
 }
 
 cmd_build() {
@@ -350,6 +435,7 @@ cmd_build() {
     local t0=$SECONDS
     timed "registry:2" build_registry
     timed "nginx:alpine" build_nginx
+    timed "httpd:2" build_httpd
     timed "labgen/node:bookworm" build_node
     timed "hub push + tarballs" push_all
     log "TIMING total: $((SECONDS - t0))s"

@@ -9,7 +9,7 @@ import click
 
 from labgen.render.plan import BackendChoice, PlannedFile, plan_lab
 from labgen.render.write import STATE_DIRS, compare, with_manifest, write_lab
-from labgen.spec.parse import load_spec
+from labgen.spec.parse import kept_password, load_spec, with_password
 
 
 def create_lab(
@@ -24,8 +24,9 @@ def create_lab(
     spec, warnings = load_spec(spec_path, {"mirror": mirror} if mirror else {})
     for warning in warnings:
         click.echo(f"labgen: warning: {warning}", err=True)
-    files = plan_lab(spec, cast(BackendChoice, backend))
     out = out or Path("labs") / spec.name
+    spec = with_password(spec, kept_password(out))
+    files = plan_lab(spec, cast(BackendChoice, backend))
     summary = write_folder(files, out, force=force, dry_run=dry_run)
     if summary:
         click.echo(f"created {out} ({summary}; {spec.mode} mode)")

@@ -17,7 +17,9 @@ FIX = "the reference labs are out of date: run `make labs` and commit the result
 
 def test_reference_labs_exist() -> None:
     names = {lab.name for lab in LAB_DIRS}
-    assert {"registry-lab", "registry-lab-solved"} <= names, f"labs/ holds only {names}"
+    assert {"registry-lab", "registry-lab-solved", "registry-lab-secure"} <= names, (
+        f"labs/ holds only {names}"
+    )
 
 
 def test_reference_labs_specs() -> None:

@@ -138,6 +138,9 @@ def test_placeholder_values() -> None:
         "local_ref": "localhost:5050/library/busybox:latest",
         "lan_ref": "192.168.56.101:5050/library/busybox:latest",
         "lan_repo": "192.168.56.101:5050/library/busybox",
+        "registry_user": "student",
+        "registry_password": "",
+        "ca_port": "8000",
     }
 
 

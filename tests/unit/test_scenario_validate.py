@@ -27,6 +27,9 @@ def text() -> dict[str, str]:
 
 VALID: dict[str, Any] = {
     "title": {"en": "A lab", "zh": "一个实验"},
+    "intro": {"en": "You run a lab.", "zh": "你做一个实验。"},
+    "claims": {"en": "The post", "zh": "原文"},
+    "added": {"en": "labgen adds it", "zh": "labgen 增加"},
     "steps": [
         {"id": "pull", "hosts": "registry", "run": "docker pull {push_image}", "title": text(),
          "post": "ok"},
@@ -89,7 +92,7 @@ def test_unknown_keys() -> None:
         "test.yaml: goals[0] (has-image).title: unknown key 'fr'; use one of en, zh"
     ]
     assert problems(lambda d: d.update(version=2)) == [
-        "test.yaml: unknown key 'version'; use one of title, steps, goals"
+        "test.yaml: unknown key 'version'; use one of title, intro, claims, added, steps, goals"
     ]
 
 
@@ -129,7 +132,7 @@ def test_wrong_types_of_the_sections() -> None:
     with pytest.raises(ScenarioError) as raised:
         validate_scenario("- just\n- a list\n", "test.yaml")
     assert raised.value.problems == [
-        "test.yaml: expected a mapping with title, steps and goals, got a list"
+        "test.yaml: expected a mapping with title, intro, claims, added, steps and goals, got a list"
     ]
 
 

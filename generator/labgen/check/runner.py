@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from functools import partial
@@ -86,7 +87,8 @@ def solve(
         failed = result.status == "fail"
         return result
 
-    _run_all(report, [(s.id, h, partial(run, s, h)) for s, h in runs], on_start, on_result)
+    checks = [(s.id, h, partial(run, s, h)) for s, h in runs]
+    _run_all(report, checks, scenario.secrets, on_start, on_result)
     return report
 
 
@@ -102,21 +104,23 @@ def grade(
     report = CheckReport(lab=lab, mode="grade", backend=backend.name)
     runs = [(goal, host.name) for goal in scenario.goals for host in goal.hosts]
     checks = [(g.id, h, partial(_run_goal, backend, g, h, timeout)) for g, h in runs]
-    _run_all(report, checks, on_start, on_result)
+    _run_all(report, checks, scenario.secrets, on_start, on_result)
     return report
 
 
 def _run_all(
     report: CheckReport,
     checks: Sequence[tuple[str, str, Callable[[], CheckResult]]],
+    secrets: Sequence[str],
     on_start: OnStart,
     on_result: OnResult,
 ) -> None:
-    """Run each (id, host, check) in order, telling the callers, and time the whole."""
+    """Run each (id, host, check) in order, telling the callers, and time the whole.
+    Every result has the lab's secrets masked before anyone sees it."""
     start = time.monotonic()
     for index, (item, host, check) in enumerate(checks, start=1):
         on_start(item, host, index, len(checks))
-        result = check()
+        result = redact(check(), secrets)
         report.results.append(result)
         on_result(result)
     report.duration = time.monotonic() - start
@@ -199,6 +203,27 @@ def _run_goal(backend: Backend, goal: Goal, host: str, timeout: float) -> CheckR
         detail=detail,
         exit_code=executed.exit_code,
         excerpt="" if status == "pass" else excerpt(executed.output, None),
+    )
+
+
+MASK = "********"
+
+
+def redact(result: CheckResult, secrets: Sequence[str]) -> CheckResult:
+    """The result with every secret replaced by MASK in the texts a report shows."""
+
+    def mask(text: str) -> str:
+        for secret in secrets:
+            text = text.replace(secret, MASK)
+        return text
+
+    return dataclasses.replace(
+        result,
+        title=mask(result.title),
+        command=mask(result.command),
+        expected=mask(result.expected),
+        detail=mask(result.detail),
+        excerpt=mask(result.excerpt),
     )
 
 

@@ -96,7 +96,9 @@ _INVALID = object()
 
 def _convert(value: object, kind: Any, path: str, problems: Problems) -> object:
     base, metas = _unwrap(kind)
-    struct = _struct_of(base)
+    struct = _struct_of(base) or _optional_struct(base)
+    if value is None and _struct_of(base) is None and struct is not None:
+        return None
     if struct is not None:
         decoded = decode(value, struct, path, problems)
         return _INVALID if decoded is None else decoded
@@ -146,6 +148,14 @@ def _unwrap(kind: Any) -> tuple[Any, list[msgspec.Meta]]:
 
 def _struct_of(kind: Any) -> type[msgspec.Struct] | None:
     return kind if isinstance(kind, type) and issubclass(kind, msgspec.Struct) else None
+
+
+def _optional_struct(kind: Any) -> type[msgspec.Struct] | None:
+    """S for `S | None` (so an optional section's fields are checked one by one)."""
+    if get_origin(kind) not in (Union, types.UnionType):
+        return None
+    options = [k for k in get_args(kind) if k is not type(None)]
+    return _struct_of(options[0]) if len(options) == 1 else None
 
 
 def _fix(kind: Any) -> str:

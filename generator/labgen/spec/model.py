@@ -19,7 +19,7 @@ from labgen.spec import rules
 
 Role = Literal["registry", "client"]
 Mode = Literal["student", "solved"]
-Scenario = Literal["insecure"]
+Scenario = Literal["insecure", "secure"]
 LibvirtDriver = Literal["kvm", "qemu"]
 
 Name = Annotated[
@@ -81,6 +81,23 @@ class RegistrySettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     ] = "registry:2"
 
 
+class AuthSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The registry's login (scenario secure): one htpasswd user."""
+
+    user: Annotated[Name, Meta(description="The registry user the lab logs in as.")] = "student"
+    password: (
+        Annotated[
+            str,
+            Meta(
+                pattern=rules.PASSWORD_PATTERN,
+                description="The registry password; null = `labgen create` generates one.",
+                extra={"fix": "use 8-72 letters, digits, '.', '_' or '-', or leave it out"},
+            ),
+        ]
+        | None
+    ) = None
+
+
 class VagrantSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     box: Annotated[
         str,
@@ -139,7 +156,11 @@ class LabSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         Name, Meta(description="Lab name: folder under labs/, compose project name.")
     ] = "registry-lab"
     scenario: Annotated[
-        Scenario, Meta(description="Which part of the tutorial: insecure = part 1, plain HTTP.")
+        Scenario,
+        Meta(
+            description="Which part of the tutorial: insecure = part 1, plain HTTP; "
+            "secure = part 2, TLS and basic auth."
+        ),
     ] = "insecure"
     mode: Annotated[
         Mode,
@@ -202,6 +223,10 @@ class LabSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         | None
     ) = None
     vagrant: VagrantSettings = msgspec.field(default_factory=VagrantSettings)
+    auth: Annotated[
+        AuthSettings | None,
+        Meta(description="scenario secure only: the registry's login; null = user student."),
+    ] = None
 
     @property
     def network(self) -> IPv4Network:
@@ -224,6 +249,12 @@ class LabSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     def registry_address(self) -> str:
         """Where the LAN reaches the registry, in Docker's `host:port` form."""
         return f"{self.registry_host.ip}:{self.registry.port}"
+
+    @property
+    def login(self) -> AuthSettings:
+        """The registry's login (scenario secure); its password is None until `labgen create`
+        fills one in."""
+        return self.auth or AuthSettings()
 
     @property
     def push_ref(self) -> ImageRef:

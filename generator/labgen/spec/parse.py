@@ -8,18 +8,23 @@ constraints first (decode.py), then the rules that tie fields together (here).
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Mapping
 from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 from typing import Any
 
 import msgspec
+import yaml
 
 from labgen.errors import SpecError
 from labgen.spec import rules
 from labgen.spec.decode import Problems, decode, decode_fields
 from labgen.spec.model import Host, LabSpec
 from labgen.spec.yamlio import read_yaml
+
+# 16 URL-safe characters: 96 random bits, and within rules.PASSWORD_PATTERN.
+PASSWORD_BYTES = 12
 
 
 def load_spec(
@@ -44,6 +49,18 @@ def parse_spec(raw: object) -> tuple[LabSpec, list[str]]:
     subnet = _subnet(raw.get("subnet", LabSpec().subnet), problems)
     _port(raw.get("registry"), problems)
     _hosts(raw.get("hosts"), subnet, problems)
+    registry = raw.get("registry")
+    secure = raw.get("scenario") == "secure"
+    if secure and isinstance(registry, Mapping) and registry.get("port") == rules.CA_SHARE_PORT:
+        problems.add(
+            "registry.port",
+            f"{rules.CA_SHARE_PORT} is where scenario secure shares the lab CA's certificate; "
+            "use another port, such as 5000",
+        )
+    if raw.get("auth") is not None and not secure:
+        problems.add(
+            "auth", "the login applies to scenario secure only; remove auth or set scenario: secure"
+        )
     if problems.lines or spec is None:
         raise SpecError(problems.lines)
     if spec.mirror:
@@ -169,9 +186,36 @@ def _warnings(spec: LabSpec) -> list[str]:
 
 
 def spec_to_data(spec: LabSpec) -> dict[str, Any]:
-    """The spec as plain data in the YAML's shape; `parse_spec` of it gives `spec` back."""
+    """The spec as plain data in the YAML's shape; `parse_spec` of it gives `spec` back.
+    `auth` is left out while unset (part 1 specs never have it)."""
     data: dict[str, Any] = msgspec.json.decode(msgspec.json.encode(spec))  # lists, not tuples
+    if data.get("auth") is None:
+        data.pop("auth", None)
     return data
+
+
+def kept_password(folder: Path) -> str | None:
+    """The password in a lab folder's lab.yaml, if it has a valid one (else None)."""
+    try:
+        raw = yaml.safe_load((folder / "lab.yaml").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    auth = raw.get("auth") if isinstance(raw, dict) else None
+    password = auth.get("password") if isinstance(auth, dict) else None
+    if isinstance(password, str) and _matches(rules.PASSWORD_PATTERN, password):
+        return password
+    return None
+
+
+def with_password(spec: LabSpec, kept: str | None = None) -> LabSpec:
+    """A secure lab's spec with its password filled in: `kept` (the lab folder's own, so
+    `create --force` keeps it) or a new random one. Other specs are returned as they are."""
+    if spec.scenario != "secure" or spec.login.password is not None:
+        return spec
+    password = kept or secrets.token_urlsafe(PASSWORD_BYTES)
+    return msgspec.structs.replace(
+        spec, auth=msgspec.structs.replace(spec.login, password=password)
+    )
 
 
 def default_data() -> dict[str, Any]:

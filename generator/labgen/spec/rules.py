@@ -19,6 +19,10 @@ def anchored(body: str) -> str:
     return rf"^(?:{body}){_END}"
 
 
+# The registry password (scenario secure): it goes into shell commands, htpasswd and
+# the handout, so only characters that need no quoting; bcrypt reads 72 bytes at most.
+PASSWORD_PATTERN = anchored(r"[A-Za-z0-9._-]{8,72}")
+
 # A DNS label (RFC 1123): also a valid compose service, Vagrant machine and file name.
 NAME_PATTERN = anchored(r"[a-z]([a-z0-9-]{0,30}[a-z0-9])?")
 
@@ -56,6 +60,8 @@ RESERVED_HOST_NAMES = ("node",)
 
 PORT_RANGE = (1, 65535)
 # Ports the lab's hosts already use: the registry cannot be published there.
+# Part 2 (scenario secure) publishes the lab CA's certificate on this port of the registry host.
+CA_SHARE_PORT = 8000
 RESERVED_PORTS = {22: "SSH (Vagrant reaches the VMs through it)"}
 MEMORY_RANGE_MB = (256, 65536)
 CPUS_RANGE = (1, 64)

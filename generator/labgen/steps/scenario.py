@@ -7,10 +7,13 @@ the lab's hosts. The handout, the provisioning and the checker all read the resu
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Literal
 
+from labgen.errors import LabgenError
+from labgen.spec import rules
 from labgen.spec.model import Host, LabSpec
 from labgen.steps.validate import validate_scenario
 
@@ -75,14 +78,20 @@ class Goal:
 class Scenario:
     name: str
     title: Text
+    intro: Text
+    claims: Text  # who makes the claims: "The post", "The documentation"
+    added: Text  # how the handout marks a step labgen adds
     steps: tuple[Step, ...]
     goals: tuple[Goal, ...]
+    # Texts no report may show: the lab password and the base64 form docker login stores.
+    secrets: tuple[str, ...] = ()
 
 
 def placeholders(spec: LabSpec) -> dict[str, str]:
     """The values the scenario's `{name}` placeholders stand for in this lab."""
     image = spec.push_ref
     registry_addr = spec.registry_address
+    login = spec.login
     return {
         "registry_image": spec.registry.image,
         "registry_ip": str(spec.registry_host.ip),
@@ -94,13 +103,29 @@ def placeholders(spec: LabSpec) -> dict[str, str]:
         "local_ref": f"localhost:{spec.registry.port}/{image}",
         "lan_ref": f"{registry_addr}/{image}",
         "lan_repo": f"{registry_addr}/{image.repository}",
+        "registry_user": login.user,
+        "registry_password": login.password or "",
+        "ca_port": str(rules.CA_SHARE_PORT),
     }
+
+
+def lab_secrets(spec: LabSpec) -> tuple[str, ...]:
+    """The password, and `user:password` in base64 as ~/.docker/config.json holds it."""
+    login = spec.login
+    if spec.scenario != "secure" or not login.password:
+        return ()
+    stored = base64.b64encode(f"{login.user}:{login.password}".encode()).decode()
+    return (login.password, stored)
 
 
 def load_scenario(spec: LabSpec) -> Scenario:
     """The steps and goals of `spec.scenario`, with this lab's values filled in."""
     source = resources.files("labgen").joinpath("scenarios", f"{spec.scenario}.yaml")
     raw = validate_scenario(source.read_text(encoding="utf-8"), f"{spec.scenario}.yaml")
+    if spec.scenario == "secure" and not spec.login.password:
+        raise LabgenError(
+            "spec: scenario secure needs auth.password; set it, or let `labgen create` make one"
+        )
     values = placeholders(spec)
 
     def fill(text: str) -> str:
@@ -163,6 +188,10 @@ def load_scenario(spec: LabSpec) -> Scenario:
     return Scenario(
         name=spec.scenario,
         title=text(raw["title"]),
+        intro=text(raw["intro"]),
+        claims=text(raw["claims"]),
+        added=text(raw["added"]),
         steps=tuple(step(item) for item in raw["steps"]),
         goals=tuple(goal(item) for item in raw["goals"]),
+        secrets=lab_secrets(spec),
     )

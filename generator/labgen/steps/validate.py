@@ -27,6 +27,9 @@ PLACEHOLDERS = (
     "local_ref",
     "lan_ref",
     "lan_repo",
+    "registry_user",
+    "registry_password",
+    "ca_port",
 )
 SELECTORS = ("registry", "clients", "all")
 SOURCES = ("post", "labgen")
@@ -53,9 +56,9 @@ def validate_scenario(text: str, name: str) -> dict[str, Any]:
 
 def _file(raw: Any) -> Iterator[str]:
     if not isinstance(raw, dict):
-        yield f"expected a mapping with title, steps and goals, got {_kind(raw)}"
+        yield f"expected a mapping with title, intro, claims, added, steps and goals, got {_kind(raw)}"
         return
-    yield from _fields("", raw, {"title": _text, "steps": _list, "goals": _list}, {})
+    yield from _fields("", raw, FILE_REQUIRED, {})
     for section, required, optional in (
         ("steps", STEP_REQUIRED, STEP_OPTIONAL),
         ("goals", GOAL_REQUIRED, {}),
@@ -171,6 +174,16 @@ def _retries(where: str, value: Any) -> Iterator[str]:
         yield f"{where}: expected a whole number of attempts, at least 1, got {_short(value)}"
 
 
+# intro: the handout's opening paragraph; claims: who makes the claims (the post, the
+# documentation); added: how the handout marks a step labgen adds.
+FILE_REQUIRED: dict[str, Check] = {
+    "title": _text,
+    "intro": _text,
+    "claims": _text,
+    "added": _text,
+    "steps": _list,
+    "goals": _list,
+}
 STEP_REQUIRED: dict[str, Check] = {
     "id": _plain,
     "hosts": _choice(*SELECTORS),
