@@ -347,3 +347,16 @@ def test_class_create_never_replaces_without_force(
     assert labgen("class", "create", str(spec)).exit_code == 0
     result = labgen("class", "create", str(spec))
     assert result.exit_code == 2 and "--force" in result.output
+
+
+def test_class_of_part_2_gets_one_lab_password_kept_by_force(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    spec = write_class(tmp_path, {"name": "ws", "students": 2, "lab": {"scenario": "secure"}})
+    assert labgen("class", "create", str(spec)).exit_code == 0
+    lab_yaml = tmp_path / "classes/ws/lab/lab.yaml"
+    password = yaml.safe_load(lab_yaml.read_text(encoding="utf-8"))["auth"]["password"]
+    assert password and password in (tmp_path / "classes/ws/teacher/guide.en.md").read_text()
+    assert labgen("class", "create", str(spec), "--force").exit_code == 0
+    assert yaml.safe_load(lab_yaml.read_text(encoding="utf-8"))["auth"]["password"] == password

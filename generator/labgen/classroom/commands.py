@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import string
 from pathlib import Path
@@ -59,6 +60,7 @@ def create(spec: Path, out: Path | None, force: bool, dry_run: bool) -> None:
     from labgen.classroom.report import REPORT_FILES
     from labgen.classroom.spec import load_class
     from labgen.commands import write_folder
+    from labgen.spec.parse import kept_password, with_password
     from labgen.render.write import STATE_DIRS, recover
 
     # A class's grading history and report are kept too, like a lab's state.
@@ -68,6 +70,9 @@ def create(spec: Path, out: Path | None, force: bool, dry_run: bool) -> None:
     for warning in warnings:
         click.echo(f"labgen: warning: lab.{warning}", err=True)
     out = out or CLASSES_DIR / classroom.name
+    # A part-2 lab's password: the class folder's own when it is re-created, else a new one.
+    lab = with_password(classroom.lab, kept_password(out / "lab"))
+    classroom = dataclasses.replace(classroom, lab=lab)
     if not dry_run:
         recover(out, keep)  # an interrupted run may have left the old folder aside: read its seed
     seed = _existing_seed(out / SEED_FILE) or secrets.token_hex(32)
