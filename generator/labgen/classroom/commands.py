@@ -60,8 +60,8 @@ def create(spec: Path, out: Path | None, force: bool, dry_run: bool) -> None:
     from labgen.classroom.report import REPORT_FILES
     from labgen.classroom.spec import load_class
     from labgen.commands import write_folder
-    from labgen.spec.parse import kept_password, with_password
     from labgen.render.write import STATE_DIRS, recover
+    from labgen.spec.parse import kept_password, with_password
 
     # A class's grading history and report are kept too, like a lab's state.
     keep = (*STATE_DIRS, RESULTS_DIR, *REPORT_FILES)
