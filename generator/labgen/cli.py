@@ -95,6 +95,9 @@ BACKEND_OPTION = click.option(
     default=None,
     help="Backend to use [default: the one `labgen up` used, else compose when the lab has it].",
 )
+VERBOSE_OPTION = click.option(
+    "--verbose", "-v", is_flag=True, help="Also say how labgen reaches each host."
+)
 TIMEOUT_OPTION = click.option(
     "--timeout",
     type=click.FloatRange(1, 3600),
@@ -109,34 +112,39 @@ TIMEOUT_OPTION = click.option(
 @BACKEND_OPTION
 @click.option("--runtime", help="compose: run the nodes under this OCI runtime (machine-specific).")
 @click.option("--provider", help="vagrant: the provider to use (virtualbox, libvirt, ...).")
-def up(lab: Path | None, backend: str | None, runtime: str | None, provider: str | None) -> None:
+@VERBOSE_OPTION
+def up(
+    lab: Path | None, backend: str | None, runtime: str | None, provider: str | None, verbose: bool
+) -> None:
     """Bring up the lab in LAB (default: the only lab under labs/)."""
     from labgen.lab import open_lab
     from labgen.live import up_lab
 
-    up_lab(open_lab(lab), backend, runtime, provider)
+    up_lab(open_lab(lab), backend, runtime, provider, verbose=verbose)
 
 
 @cli.command()
 @LAB_ARGUMENT
 @BACKEND_OPTION
-def down(lab: Path | None, backend: str | None) -> None:
+@VERBOSE_OPTION
+def down(lab: Path | None, backend: str | None, verbose: bool) -> None:
     """Take the lab down and remove its hosts."""
     from labgen.lab import open_lab
     from labgen.live import down_lab
 
-    down_lab(open_lab(lab), backend)
+    down_lab(open_lab(lab), backend, verbose=verbose)
 
 
 @cli.command()
 @LAB_ARGUMENT
 @BACKEND_OPTION
-def status(lab: Path | None, backend: str | None) -> None:
+@VERBOSE_OPTION
+def status(lab: Path | None, backend: str | None, verbose: bool) -> None:
     """Show each host's state; exit 1 unless every engine answers."""
     from labgen.lab import open_lab
     from labgen.live import show_status
 
-    if not show_status(open_lab(lab), backend):
+    if not show_status(open_lab(lab), backend, verbose=verbose):
         raise click.exceptions.Exit(1)
 
 
@@ -156,6 +164,7 @@ def status(lab: Path | None, backend: str | None) -> None:
 @click.option(
     "--junit", type=click.Path(path_type=Path, dir_okay=False), help="Also write JUnit XML here."
 )
+@VERBOSE_OPTION
 def check(
     lab: Path | None,
     backend: str | None,
@@ -163,12 +172,13 @@ def check(
     timeout: float,
     as_json: bool,
     junit: Path | None,
+    verbose: bool,
 ) -> None:
     """Check the live lab: every step (solve) or goal (grade); exit 0 only if all hold."""
     from labgen.lab import open_lab
     from labgen.live import check_lab
 
-    if not check_lab(open_lab(lab), backend, mode, timeout, as_json, junit):
+    if not check_lab(open_lab(lab), backend, mode, timeout, as_json, junit, verbose=verbose):
         raise click.exceptions.Exit(1)
 
 
@@ -183,6 +193,7 @@ def check(
     "--junit", type=click.Path(path_type=Path, dir_okay=False), help="Also write JUnit XML here."
 )
 @click.option("--keep", is_flag=True, help="Leave the lab up afterwards.")
+@VERBOSE_OPTION
 def run(
     lab: Path | None,
     backend: str | None,
@@ -192,6 +203,7 @@ def run(
     as_json: bool,
     junit: Path | None,
     keep: bool,
+    verbose: bool,
 ) -> None:
     """Up, check (solve), down: the whole tutorial replayed; the lab is taken down even on failure."""
     from labgen.lab import open_lab
@@ -199,11 +211,11 @@ def run(
 
     opened = open_lab(lab)
     try:
-        up_lab(opened, backend, runtime, provider)
-        ok = check_lab(opened, None, "solve", timeout, as_json, junit)
+        up_lab(opened, backend, runtime, provider, verbose=verbose)
+        ok = check_lab(opened, None, "solve", timeout, as_json, junit, verbose=verbose)
     finally:
         if not keep:
-            down_lab(opened, None)
+            down_lab(opened, None, verbose=verbose)
     if not ok:
         raise click.exceptions.Exit(1)
 

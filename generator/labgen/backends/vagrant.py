@@ -1,8 +1,11 @@
 """The vagrant backend: each lab host is a VM of the lab's Vagrantfile.
 
-Lifecycle (up, status, destroy) goes through python-vagrant. Commands on a host run
-as `vagrant ssh HOST -c CMD` in a subprocess instead, because python-vagrant's
-ssh() returns stdout only and, on some versions, swallows a non-zero exit.
+Lifecycle (up, status, destroy) goes through python-vagrant; `vagrant up` brings the
+machines up in parallel where the provider allows it (libvirt does, VirtualBox
+serialises). Commands on a host go through labgen.backends.vmssh: OpenSSH over one
+multiplexed connection per host, falling back to plain ssh, then to
+`vagrant ssh HOST -c CMD` (not python-vagrant's ssh(), which returns stdout only and,
+on some versions, swallows a non-zero exit).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from labgen.backends.base import ExecResult, HostStatus, Progress, host_statuses, run_process
+from labgen.backends.vmssh import Note, VmShell
 from labgen.errors import LabgenError
 from labgen.lab import Lab
 
@@ -26,9 +30,18 @@ READY_COMMAND = "test -f /run/labgen/provisioned && docker info >/dev/null 2>&1"
 class VagrantBackend:
     name = "vagrant"
 
-    def __init__(self, lab: Lab, provider: str | None) -> None:
+    def __init__(
+        self,
+        lab: Lab,
+        provider: str | None,
+        *,
+        note: Note | None = None,
+        exec_route: str | None = None,
+    ) -> None:
         self.lab = lab
         self.provider = provider
+        hosts = [h.name for h in lab.spec.hosts]
+        self.shell = VmShell(lab.path, hosts, note=note, force=exec_route)
 
     def _vagrant(self) -> Any:
         import vagrant  # python-vagrant; imported here so that other commands start without it
@@ -73,16 +86,15 @@ class VagrantBackend:
         progress("every VM's engine answers")
 
     def exec(self, host: str, command: str, timeout: float) -> ExecResult:
-        # `-- -q` keeps ssh's own banner lines out of the command's stderr.
-        return run_process(
-            ["vagrant", "ssh", host, "-c", command, "--", "-q"], timeout, cwd=self.lab.path
-        )
+        return self.shell.exec(host, command, timeout)
 
     def status(self) -> list[HostStatus]:
         states = {s.name: s.state for s in self._vagrant().status()}
         return host_statuses(self, [h.name for h in self.lab.spec.hosts], states)
 
     def down(self, progress: Progress) -> None:
+        # The master connections must not outlive their VMs.
+        self.shell.forget()
         progress("vagrant destroy -f")
         try:
             self._vagrant().destroy()
