@@ -32,7 +32,7 @@ lint: $(BIN)/labgen
 	$(BIN)/ruff check generator tests bench
 	$(BIN)/ruff format --check generator tests bench
 	$(BIN)/mypy
-	shellcheck $(SHELL_FILES)
+	shellcheck -x $(SHELL_FILES)
 
 ## demo: the main job: create the default lab, bring it up, check it, take it down
 demo: $(BIN)/labgen
