@@ -137,6 +137,20 @@ def down(lab: Path | None, backend: str | None, verbose: bool) -> None:
 
 @cli.command()
 @LAB_ARGUMENT
+@click.option("--host", "hosts", multiple=True, help="Only this VM (repeatable) [default: all].")
+@TIMEOUT_OPTION
+@VERBOSE_OPTION
+def provision(lab: Path | None, hosts: tuple[str, ...], timeout: float, verbose: bool) -> None:
+    """Provision the running VMs again (vagrant backend) without starting Vagrant:
+    provision/node.sh is sent only to VMs whose copy differs; an up-to-date VM changes nothing."""
+    from labgen.lab import open_lab
+    from labgen.live import provision_lab
+
+    provision_lab(open_lab(lab), hosts, timeout, verbose=verbose)
+
+
+@cli.command()
+@LAB_ARGUMENT
 @BACKEND_OPTION
 @VERBOSE_OPTION
 def status(lab: Path | None, backend: str | None, verbose: bool) -> None:

@@ -10,7 +10,7 @@ import click
 
 from labgen.backends.base import Backend
 from labgen.check.results import CheckResult
-from labgen.errors import UsageError
+from labgen.errors import LabgenError, UsageError
 from labgen.lab import Lab, LabState
 
 
@@ -88,6 +88,37 @@ def down_lab(lab: Lab, backend: str | None, *, verbose: bool = False) -> None:
     chosen.down(progress)
     lab.clear_state()
     progress(f"lab {lab.spec.name} is down")
+
+
+def provision_lab(
+    lab: Lab, hosts: tuple[str, ...], timeout: float, *, verbose: bool = False
+) -> None:
+    """Provision the lab's running VMs again, over their connections."""
+    from labgen.backends.vagrant import VagrantBackend
+
+    chosen = make_backend(lab, "vagrant", verbose=verbose)
+    assert isinstance(chosen, VagrantBackend)
+    known = [h.name for h in lab.spec.hosts]
+    for host in hosts:
+        if host not in known:
+            raise UsageError(
+                f"--host {host}: not a host of lab {lab.spec.name}; use one of {', '.join(known)}"
+            )
+    if not (lab.path / "provision" / "node.sh").is_file():
+        raise UsageError(
+            f"{lab.path}: no provision/node.sh; re-create the lab with --backend vagrant or all"
+        )
+    progress = Progress()
+    for host in hosts or known:
+        result, sent = chosen.reprovision(host, timeout)
+        if result.exit_code != 0:
+            tail = "\n".join(f"    | {line}" for line in result.output.splitlines()[-10:])
+            raise LabgenError(
+                f"{host}: provisioning failed (exit {result.exit_code}):\n{tail}\n"
+                f"fix the cause, then run `labgen provision` again"
+            )
+        how = "script sent" if sent else "script unchanged, not sent"
+        progress(f"{host}: provisioned in {result.duration:.1f} s ({how})")
 
 
 def show_status(lab: Lab, backend: str | None, *, verbose: bool = False) -> bool:

@@ -181,6 +181,13 @@ def test_two_vm_lab_up_check_reprovision_down(
         timings["reprovision"] = time.monotonic() - start
         assert again.returncode == 0, again.stdout[-2000:]
         assert {h: daemon_json_digest(folder, h, vm_env) for h in ("registry", "client")} == digests
+        # labgen's own re-provision: over the open connections, the script not sent again.
+        start = time.monotonic()
+        again = labgen(vm_env, "provision", str(folder), cwd=tmp_path)
+        timings["labgen provision"] = time.monotonic() - start
+        assert again.returncode == 0, again.stderr[-2000:]
+        assert again.stderr.count("(script unchanged, not sent)") == 2, again.stderr
+        assert {h: daemon_json_digest(folder, h, vm_env) for h in ("registry", "client")} == digests
         print(f"\nvm lab timings (s): {json.dumps({k: round(v, 1) for k, v in timings.items()})}")
     finally:
         start = time.monotonic()

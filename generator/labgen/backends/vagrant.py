@@ -10,8 +10,11 @@ on some versions, swallows a non-zero exit).
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
 import re
+import shlex
 import subprocess
 from collections.abc import Iterator
 from typing import Any
@@ -25,6 +28,8 @@ from labgen.lab import Lab
 # (its indented detail lines, "==> registry:  -- Graphics Port: ...", are left out).
 STAGE_LINE = re.compile(r"^==> (?P<host>[\w.-]+): (?P<stage>\S.*)$")
 READY_COMMAND = "test -f /run/labgen/provisioned && docker info >/dev/null 2>&1"
+# Where provisioning installs provision/node.sh on each VM (and runs it from again).
+INSTALLED_NODE = "/usr/local/sbin/labgen-node"
 
 
 class VagrantBackend:
@@ -87,6 +92,25 @@ class VagrantBackend:
 
     def exec(self, host: str, command: str, timeout: float) -> ExecResult:
         return self.shell.exec(host, command, timeout)
+
+    def reprovision(self, host: str, timeout: float) -> tuple[ExecResult, bool]:
+        """Provision a running VM again over its connection, the way Vagrant's shell
+        provisioner does (`sudo node.sh provision HOST`), but without starting Vagrant
+        and sending the script only when the VM's copy differs. Returns the result and
+        whether the script was sent."""
+        script = (self.lab.path / "provision" / "node.sh").read_bytes()
+        digest = hashlib.sha256(script).hexdigest()
+        same = f"echo {digest}' *{INSTALLED_NODE}' | sha256sum --check --status 2>/dev/null"
+        run_installed = f"sudo {INSTALLED_NODE} provision {shlex.quote(host)}"
+        result = self.exec(host, f"{same} || exit 100; {run_installed}", timeout)
+        if result.exit_code != 100:
+            return result, False
+        encoded = base64.b64encode(script).decode()
+        send_and_run = (
+            "tmp=$(mktemp) && trap 'rm -f \"$tmp\"' EXIT && "
+            f'echo {encoded} | base64 -d >"$tmp" && sudo bash "$tmp" provision {shlex.quote(host)}'
+        )
+        return self.exec(host, send_and_run, timeout), True
 
     def status(self) -> list[HostStatus]:
         states = {s.name: s.state for s in self._vagrant().status()}
