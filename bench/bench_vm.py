@@ -6,10 +6,10 @@ Needs what the VM test needs (root; `sandbox/vm/libvirt.sh deps`; the image tarb
 `sandbox/images.sh build`). Builds/registers the box once (not timed), starts libvirt
 with its isolated networks and the hub, then N times (default 1: each run is minutes
 under software emulation) times each phase as a whole process and prints medians.
-Each run does the lab once per route: "new" (labgen's multiplexed ssh) and "old"
-(LABGEN_VM_EXEC=vagrant: `vagrant ssh` per command, as before issue 11), so both
-come from the same run on the same noisy machine. While the new lab is up it also
-times one exec of `true` through `vagrant ssh` and through the open connection.
+Each run does the lab once on the new route (labgen's multiplexed ssh) and, while it is
+up, times old against new on the same VMs: grading, re-provisioning each host, one exec
+of `true`. `--routes new,old` adds a whole cycle on the old route (LABGEN_VM_EXEC=vagrant:
+`vagrant ssh` per command, as before issue 11) in the same run.
 Targets (new route): whole lab (up + check + down) <= 150 s; check <= 30 s;
 re-provision <= 3 s per host; one exec <= 0.2 s.
 """
@@ -35,6 +35,13 @@ mirror: http://192.168.56.1:5555
 vagrant: {libvirt_driver: qemu, libvirt_cpu_model: qemu64}
 """
 TARGETS_S = {"whole": 150.0, "check": 30.0, "reprovision registry": 3.0, "reprovision client": 3.0}
+# (slower, faster) pairs timed in the same new-route cycle.
+SAME_RUN_RATIOS = [
+    ("grade via vagrant ssh", "grade"),
+    ("reprovision registry (vagrant provision)", "reprovision registry"),
+    ("reprovision client (vagrant provision)", "reprovision client"),
+    ("exec vagrant", "exec mux"),
+]
 TARGET_EXEC_S = 0.2
 EXEC_REPEATS = {"vagrant": 5, "mux": 30}
 
@@ -57,14 +64,27 @@ def vm_script(name: str, *args: str, env: dict[str, str]) -> None:
 
 
 def lab_cycle(lab: Path, env: dict[str, str], route: str) -> dict[str, float]:
-    """One up, check, re-provision (per host), down of the lab; seconds per phase."""
-    env = {**env, "LABGEN_VM_EXEC": "vagrant" if route == "old" else ""}
+    """One up, check, re-provision (per host), down of the lab; seconds per phase.
+    On the new route, the lab once up also times, old against new on the same VMs:
+    grading (`check --mode grade`, which changes nothing), re-provisioning each host
+    (`vagrant provision HOST` against `labgen provision --host HOST`) and one exec."""
+    old = {**env, "LABGEN_VM_EXEC": "vagrant"}
+    env = old if route == "old" else {**env, "LABGEN_VM_EXEC": ""}
     up = [LABGEN, "up", str(lab), "--backend", "vagrant", "--provider", "libvirt", "-v"]
     times = {"up": timed(up, env)}
     times["check"] = timed([LABGEN, "check", str(lab), "--mode", "solve"], env)
     for host in HOSTS:
-        times[f"reprovision {host}"] = timed(["vagrant", "provision", host], env, cwd=lab)
+        times[f"reprovision {host} (vagrant provision)"] = timed(
+            ["vagrant", "provision", host], env, cwd=lab
+        )
     if route == "new":
+        grade = [LABGEN, "check", str(lab), "--mode", "grade"]
+        times["grade"] = timed(grade, env)
+        times["grade via vagrant ssh"] = timed(grade, old)
+        for host in HOSTS:
+            times[f"reprovision {host}"] = timed(
+                [LABGEN, "provision", str(lab), "--host", host], env
+            )
         times.update(exec_times(lab))
     times["down"] = timed([LABGEN, "down", str(lab)], env)
     times["whole"] = times["up"] + times["check"] + times["down"]
@@ -92,7 +112,12 @@ def exec_times(lab: Path) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=1)
-    parser.add_argument("--routes", default="new,old", help="new, old or both (new,old)")
+    parser.add_argument(
+        "--routes", default="new", help="new, old or new,old (a whole cycle on each route)"
+    )
+    parser.add_argument(
+        "--old-runs", type=int, help="runs that also time the old route [default: all]"
+    )
     options = parser.parse_args()
     routes = options.routes.split(",")
     if os.geteuid() != 0:
@@ -119,7 +144,10 @@ def main() -> None:
             )
             for run in range(options.runs):
                 # Alternate which route goes first, so neither always meets a cold cache.
-                for route in routes if run % 2 == 0 else routes[::-1]:
+                this_run = routes if run % 2 == 0 else routes[::-1]
+                if options.old_runs is not None and run >= options.old_runs:
+                    this_run = [r for r in this_run if r != "old"]
+                for route in this_run:
                     for name, value in lab_cycle(lab, env, route).items():
                         phases[route].setdefault(name, []).append(value)
                     print(f"run {run + 1} {route}: {format_times(phases[route], -1)}", flush=True)
@@ -149,9 +177,10 @@ def report(phases: dict[str, dict[str, list[float]]], runs: int) -> None:
                 f"old/new {statistics.median(old[name]) / statistics.median(new[name]):.1f}x"
             )
         print(f"  {name:<22} " + "   ".join(cells))
-    if "exec mux" in new:
-        ratio = statistics.median(new["exec vagrant"]) / statistics.median(new["exec mux"])
-        print(f"  one exec of true: vagrant ssh / multiplexed ssh = {ratio:.0f}x (same runs)")
+    for slow, fast in SAME_RUN_RATIOS:
+        if slow in new and fast in new:
+            ratio = statistics.median(new[slow]) / statistics.median(new[fast])
+            print(f"  {slow} / {fast}: {ratio:.1f}x (same runs)")
     for name, target in [*TARGETS_S.items(), ("exec mux", TARGET_EXEC_S)]:
         if name in new:
             value = statistics.median(new[name])
