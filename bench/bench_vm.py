@@ -176,7 +176,7 @@ def report(phases: dict[str, dict[str, list[float]]], runs: int) -> None:
             cells.append(
                 f"old/new {statistics.median(old[name]) / statistics.median(new[name]):.1f}x"
             )
-        print(f"  {name:<22} " + "   ".join(cells))
+        print(f"  {name:<41} " + "   ".join(cells))
     for slow, fast in SAME_RUN_RATIOS:
         if slow in new and fast in new:
             ratio = statistics.median(new[slow]) / statistics.median(new[fast])
