@@ -271,3 +271,15 @@ def test_unknown_forced_route_is_one_line_error(lab: Path, monkeypatch: pytest.M
     monkeypatch.setenv("LABGEN_VM_EXEC", "telnet")
     with pytest.raises(UsageError, match="LABGEN_VM_EXEC=telnet: unknown"):
         make_backend(Lab(lab, spec), "vagrant")
+
+
+def test_a_host_started_after_the_cache_was_written_is_read_again(lab: Path) -> None:
+    fake = FakeMachines(lab, running=1)
+    shell(lab, fake).exec("registry", "true", 30)  # cached while client was not running
+    fake.hosts = ["registry", "client"]
+    fake.calls.clear()
+    vm = shell(lab, fake)
+    vm.exec("client", "true", 30)
+    assert vm.routes["client"].kind == "mux"
+    assert fake.count("vagrant", "ssh-config", "client") == 1
+    assert vm.config_file.read_text().count("Host registry") == 1

@@ -181,17 +181,21 @@ class VmShell:
         version = self.ssh_version()
         if version is None:
             return Route("vagrant", "no ssh client found")
-        if host not in self.config_hosts():
+        # A cached config may predate this machine's start: read it again once.
+        if host not in self.config_hosts() and (
+            self._config_fresh or not self._refresh_config(host)
+        ):
             return Route("vagrant", "`vagrant ssh-config` gives no entry for it")
-        why_not = multiplexing_unsupported(version) or private_dir(self.sockets)
-        if why_not is None and len(str(self.socket(host))) > MAX_SOCKET_PATH:
-            why_not = f"control socket path {self.socket(host)} is too long"
-        if why_not is None and self.force != "ssh":
-            if self._master(host):
-                return Route("mux", f"control socket {self.socket(host)}")
-            why_not = "the master connection did not start"
-        elif self.force == "ssh":
-            why_not = "asked for"
+        if self.force == "ssh":
+            why_not: str | None = "asked for"
+        else:
+            why_not = multiplexing_unsupported(version) or private_dir(self.sockets)
+            if why_not is None and len(str(self.socket(host))) > MAX_SOCKET_PATH:
+                why_not = f"control socket path {self.socket(host)} is too long"
+            if why_not is None:
+                if self._master(host):
+                    return Route("mux", f"control socket {self.socket(host)}")
+                why_not = "the master connection did not start"
         if self._probe(host):
             return Route("ssh", f"no multiplexing: {why_not}")
         return Route("vagrant", "ssh with `vagrant ssh-config` does not connect")
