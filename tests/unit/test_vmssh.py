@@ -283,3 +283,14 @@ def test_a_host_started_after_the_cache_was_written_is_read_again(lab: Path) -> 
     assert vm.routes["client"].kind == "mux"
     assert fake.count("vagrant", "ssh-config", "client") == 1
     assert vm.config_file.read_text().count("Host registry") == 1
+
+
+def test_a_lab_given_by_a_relative_path_gets_its_config_by_absolute_path(
+    lab: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(lab.parent)
+    fake = FakeMachines(lab)
+    vm = shell(Path(lab.name), fake)
+    vm.exec("registry", "true", 30)
+    config = fake.calls[-1][fake.calls[-1].index("-F") + 1]
+    assert Path(config).is_absolute() and Path(config).is_file()

@@ -125,7 +125,8 @@ class VmShell:
         force: str | None = None,
         socket_base: Path | None = None,
     ) -> None:
-        self.lab = lab
+        # Absolute: ssh runs in the lab folder, and `-F` is read relative to it.
+        self.lab = lab.resolve()
         self.hosts = list(hosts)
         self.run = run
         self.detach = detach or start_detached
