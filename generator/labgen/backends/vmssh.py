@@ -132,7 +132,7 @@ class VmShell:
         self.detach = detach or start_detached
         self.note = note or (lambda _: None)
         self.force = force
-        self.config_file = lab / ".labgen" / "ssh-config"
+        self.config_file = self.lab / ".labgen" / "ssh-config"
         self.sockets = control_dir(lab, socket_base)
         self.routes: dict[str, Route] = {}
         self._config_hosts: list[str] | None = None
