@@ -66,6 +66,9 @@ class VagrantBackend:
 
     def up(self, progress: Progress) -> None:
         self.preflight()
+        # Masters and ssh-config left by an earlier run may name VMs that `vagrant up`
+        # is about to replace.
+        self.shell.forget()
         names = ", ".join(h.name for h in self.lab.spec.hosts)
         progress(f"vagrant up ({names}); VMs take minutes")
         tail: list[str] = []
