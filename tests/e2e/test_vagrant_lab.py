@@ -96,8 +96,11 @@ def masters_of(folder: Path) -> list[int]:
     return found
 
 
-def compare_routes(folder: Path, env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
-    """The same commands give the same results over every route (new, plain ssh, vagrant ssh)."""
+def compare_routes(
+    folder: Path, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> dict[str, float]:
+    """The same commands give the same results over every route (new, plain ssh, vagrant
+    ssh). Returns each route's time for the probe on the registry."""
     monkeypatch.setenv("VAGRANT_HOME", env["VAGRANT_HOME"])
     hosts = ["registry", "client"]
     results = {}
@@ -117,6 +120,7 @@ def compare_routes(folder: Path, env: dict[str, str], monkeypatch: pytest.Monkey
     assert first.stdout.splitlines() == ["out", "vagrant", "root", "bash", "login"]
     timed_out = VmShell(folder, hosts).exec("registry", "sleep 30", 2)
     assert timed_out.timed_out and timed_out.exit_code == 124
+    return {f"exec {force or 'mux'}": results[force][0].duration for force in results}
 
 
 def test_two_vm_lab_up_check_reprovision_down(
@@ -157,15 +161,17 @@ def test_two_vm_lab_up_check_reprovision_down(
         first = next(r for r in report["results"] if r["id"] == "pull-lan-before-config")
         assert "http: server gave HTTP response to HTTPS client" in first["excerpt"]
 
-        compare_routes(folder, vm_env, monkeypatch)
+        timings.update(compare_routes(folder, vm_env, monkeypatch))
         # Grading the solved lab gives the same verdicts through `vagrant ssh` as through
         # the multiplexed connections.
         graded = {}
         for route in ("", "vagrant"):
             env = {**vm_env, "LABGEN_VM_EXEC": route}
+            start = time.monotonic()
             grade = labgen(
                 env, "check", str(folder), "--mode", "grade", "--json", "-v", cwd=tmp_path
             )
+            timings[f"grade {route or 'mux'}"] = time.monotonic() - start
             assert grade.returncode == 0, grade.stdout + grade.stderr[-2000:]
             graded[route] = [
                 (r["id"], r["host"], r["status"]) for r in json.loads(grade.stdout)["results"]
