@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 LABS   := $(patsubst %/lab.yaml,%,$(wildcard labs/*/lab.yaml))
+# labgen's own shell: the sandbox (and its runc wrapper), the scripts, CI.
+SHELL_FILES := $(shell find sandbox scripts -name '*.sh') sandbox/labgen-runc .ci/run
 
 .PHONY: test unit e2e vm lint demo labs golden bench bench-class bench-lab bench-vm clean
 
@@ -30,6 +32,7 @@ lint: $(BIN)/labgen
 	$(BIN)/ruff check generator tests bench
 	$(BIN)/ruff format --check generator tests bench
 	$(BIN)/mypy
+	shellcheck -x $(SHELL_FILES)
 
 ## demo: the main job: create the default lab, bring it up, check it, take it down
 demo: $(BIN)/labgen

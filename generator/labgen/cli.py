@@ -102,6 +102,9 @@ BACKEND_OPTION = click.option(
     default=None,
     help="Backend to use [default: the one `labgen up` used, else compose when the lab has it].",
 )
+VERBOSE_OPTION = click.option(
+    "--verbose", "-v", is_flag=True, help="Also say how labgen reaches each host."
+)
 TIMEOUT_OPTION = click.option(
     "--timeout",
     type=click.FloatRange(1, 3600),
@@ -116,34 +119,53 @@ TIMEOUT_OPTION = click.option(
 @BACKEND_OPTION
 @click.option("--runtime", help="compose: run the nodes under this OCI runtime (machine-specific).")
 @click.option("--provider", help="vagrant: the provider to use (virtualbox, libvirt, ...).")
-def up(lab: Path | None, backend: str | None, runtime: str | None, provider: str | None) -> None:
+@VERBOSE_OPTION
+def up(
+    lab: Path | None, backend: str | None, runtime: str | None, provider: str | None, verbose: bool
+) -> None:
     """Bring up the lab in LAB (default: the only lab under labs/)."""
     from labgen.lab import open_lab
     from labgen.live import up_lab
 
-    up_lab(open_lab(lab), backend, runtime, provider)
+    up_lab(open_lab(lab), backend, runtime, provider, verbose=verbose)
 
 
 @cli.command()
 @LAB_ARGUMENT
 @BACKEND_OPTION
-def down(lab: Path | None, backend: str | None) -> None:
+@VERBOSE_OPTION
+def down(lab: Path | None, backend: str | None, verbose: bool) -> None:
     """Take the lab down and remove its hosts."""
     from labgen.lab import open_lab
     from labgen.live import down_lab
 
-    down_lab(open_lab(lab), backend)
+    down_lab(open_lab(lab), backend, verbose=verbose)
+
+
+@cli.command()
+@LAB_ARGUMENT
+@click.option("--host", "hosts", multiple=True, help="Only this VM (repeatable) [default: all].")
+@TIMEOUT_OPTION
+@VERBOSE_OPTION
+def provision(lab: Path | None, hosts: tuple[str, ...], timeout: float, verbose: bool) -> None:
+    """Provision the running VMs again (vagrant backend) without starting Vagrant:
+    provision/node.sh is sent only to VMs whose copy differs; an up-to-date VM changes nothing."""
+    from labgen.lab import open_lab
+    from labgen.live import provision_lab
+
+    provision_lab(open_lab(lab), hosts, timeout, verbose=verbose)
 
 
 @cli.command()
 @LAB_ARGUMENT
 @BACKEND_OPTION
-def status(lab: Path | None, backend: str | None) -> None:
+@VERBOSE_OPTION
+def status(lab: Path | None, backend: str | None, verbose: bool) -> None:
     """Show each host's state; exit 1 unless every engine answers."""
     from labgen.lab import open_lab
     from labgen.live import show_status
 
-    if not show_status(open_lab(lab), backend):
+    if not show_status(open_lab(lab), backend, verbose=verbose):
         raise click.exceptions.Exit(1)
 
 
@@ -164,6 +186,7 @@ def status(lab: Path | None, backend: str | None) -> None:
 @click.option(
     "--junit", type=click.Path(path_type=Path, dir_okay=False), help="Also write JUnit XML here."
 )
+@VERBOSE_OPTION
 def check(
     lab: Path | None,
     backend: str | None,
@@ -171,12 +194,13 @@ def check(
     timeout: float,
     as_json: bool,
     junit: Path | None,
+    verbose: bool,
 ) -> None:
     """Check the live lab: every step (solve) or goal (grade); exit 0 only if all hold."""
     from labgen.lab import open_lab
     from labgen.live import check_lab
 
-    if not check_lab(open_lab(lab), backend, mode, timeout, as_json, junit):
+    if not check_lab(open_lab(lab), backend, mode, timeout, as_json, junit, verbose=verbose):
         raise click.exceptions.Exit(1)
 
 
@@ -191,6 +215,7 @@ def check(
     "--junit", type=click.Path(path_type=Path, dir_okay=False), help="Also write JUnit XML here."
 )
 @click.option("--keep", is_flag=True, help="Leave the lab up afterwards.")
+@VERBOSE_OPTION
 def run(
     lab: Path | None,
     backend: str | None,
@@ -200,6 +225,7 @@ def run(
     as_json: bool,
     junit: Path | None,
     keep: bool,
+    verbose: bool,
 ) -> None:
     """Up, check (solve), down: the whole tutorial replayed; the lab is taken down even on failure."""
     from labgen.lab import open_lab
@@ -209,14 +235,14 @@ def run(
     problems: list[LabgenError] = []  # a failing down must not hide what failed before it
     ok = False
     try:
-        up_lab(opened, backend, runtime, provider)
-        ok = check_lab(opened, None, "solve", timeout, as_json, junit)
+        up_lab(opened, backend, runtime, provider, verbose=verbose)
+        ok = check_lab(opened, None, "solve", timeout, as_json, junit, verbose=verbose)
     except LabgenError as error:
         problems.append(error)
     finally:
         if not keep:
             try:
-                down_lab(opened, None)
+                down_lab(opened, None, verbose=verbose)
             except LabgenError as error:
                 problems.append(error)
     if problems:

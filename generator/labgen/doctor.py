@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from labgen.backends.base import run_process
+from labgen.backends.vmssh import multiplexing_unsupported
 
 # VirtualBox releases and the oldest Vagrant that drives them.
 VIRTUALBOX_NEEDS_VAGRANT: dict[tuple[int, ...], tuple[int, ...]] = {
@@ -68,6 +69,21 @@ def kvm_finding(dev: Path = Path("/dev/kvm"), modules: Path = Path("/sys/module"
     return Finding("kvm", True, "/dev/kvm usable: keep vagrant.libvirt_driver: kvm")
 
 
+def ssh_finding(exit_code: int, version: str) -> Finding:
+    """How the vagrant backend will reach VMs with this ssh client (`ssh -V`)."""
+    version = version.strip().splitlines()[0] if version.strip() else ""
+    if exit_code != 0 or not version:
+        return Finding(
+            "ssh",
+            False,
+            "no ssh client: VM commands go through `vagrant ssh` (slow); install OpenSSH",
+        )
+    why_not = multiplexing_unsupported(version)
+    if why_not:
+        return Finding("ssh", True, f"{version}: VM commands use plain ssh ({why_not})")
+    return Finding("ssh", True, f"{version}: VM commands use one multiplexed connection per host")
+
+
 def examine() -> tuple[list[Finding], list[Verdict]]:
     """Probe the tools, then judge each backend from what was found."""
     found: dict[str, Finding] = {}
@@ -107,6 +123,8 @@ def examine() -> tuple[list[Finding], list[Verdict]]:
         pick="daemon",
     )
     found["kvm"] = kvm_finding()
+    ssh = run_process(["ssh", "-V"], 15)
+    found["ssh"] = ssh_finding(ssh.exit_code, ssh.stderr + ssh.stdout)
 
     pairing = virtualbox_pairing(vagrant, virtualbox) if vagrant and virtualbox else None
     if pairing:

@@ -12,6 +12,9 @@
 #   status
 set -euo pipefail
 
+# shellcheck source=sandbox/vm/pids.sh
+source "$(dirname "${BASH_SOURCE[0]}")/pids.sh"
+
 ADDR=${LABGEN_HUB_ADDR:-192.168.56.1}
 PORT=${LABGEN_HUB_PORT:-5555}
 IMAGES_DIR=${LABGEN_IMAGES_DIR:-/var/cache/labgen/images}
@@ -25,28 +28,13 @@ IMAGES=("registry-2.tar=library/registry:2" "nginx-alpine.tar=library/nginx:alpi
 
 log() { printf '[hub.sh] %s\n' "$*" >&2; }
 
-pid_alive() {
-  local pid
-  [[ -s $PIDFILE ]] || return 1
-  pid=$(cat "$PIDFILE")
-  [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null
-}
+pid_alive() { pidfile_is "$PIDFILE" docker-registry; }
 
 answers() {
   curl -fsS --noproxy '*' -m 2 -o /dev/null "http://$ADDR:$PORT/v2/" 2>/dev/null
 }
 
-stop_hub() {
-  local pid i
-  if pid_alive; then
-    pid=$(cat "$PIDFILE")
-    log "stopping docker-registry (pid $pid)"
-    kill "$pid" 2>/dev/null || true
-    for ((i = 0; i < 50; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    if kill -0 "$pid" 2>/dev/null; then kill -9 "$pid" 2>/dev/null || true; fi
-  fi
-  rm -f "$PIDFILE"
-}
+stop_hub() { stop_pidfile "$PIDFILE" docker-registry; }
 
 cmd_up() {
   if [[ $(ip -o addr show) != *"inet $ADDR/"* ]]; then
@@ -98,7 +86,7 @@ cmd_down() {
 }
 
 cmd_status() {
-  if pid_alive; then echo "hub: running (pid $(cat "$PIDFILE")) on $ADDR:$PORT"; else echo "hub: stopped"; fi
+  if pid_alive; then echo "hub: running (pid $(read_pid "$PIDFILE")) on $ADDR:$PORT"; else echo "hub: stopped"; fi
   if answers; then curl -fsS --noproxy '*' -m 5 "http://$ADDR:$PORT/v2/_catalog"; echo; fi
 }
 

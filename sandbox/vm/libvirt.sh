@@ -6,9 +6,14 @@
 #   down    destroy/undefine the lab's VMs, their volumes, the two networks,
 #           then stop libvirtd and virtlogd by recorded PID
 #   status  show daemons, networks, domains, volumes
+# It manages only a libvirtd it started itself (refusing to use another one), and
+# removes only domains and volumes that were not there when `up` first ran.
 # Env: LABGEN_VM_PREFIX (domain-name prefix of the lab's VMs, default "labgen"),
 #      LABGEN_VM_POOL (storage pool vagrant-libvirt uses, default "default").
 set -euo pipefail
+
+# shellcheck source=sandbox/vm/pids.sh
+source "$(dirname "${BASH_SOURCE[0]}")/pids.sh"
 
 RUN_DIR=/run/labgen-vm
 STATE_DIR=/var/lib/labgen-vm
@@ -60,30 +65,7 @@ cmd_deps() {
   return 0
 }
 
-pid_alive() { # pidfile
-  local pid
-  [[ -s $1 ]] || return 1
-  pid=$(cat "$1")
-  [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null
-}
-
-stop_pidfile() { # pidfile name
-  local pf=$1 name=$2 pid i
-  if pid_alive "$pf"; then
-    pid=$(cat "$pf")
-    log "stopping $name (pid $pid)"
-    kill "$pid" 2>/dev/null || true
-    for ((i = 0; i < 100; i++)); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-      log "$name did not stop, SIGKILL"
-      kill -9 "$pid" 2>/dev/null || true
-    fi
-  fi
-  rm -f "$pf"
-}
+our_libvirtd() { pidfile_is "$RUN_DIR/libvirtd.pid" libvirtd; }
 
 QEMU_CONF=/etc/libvirt/qemu.conf
 CONF_BEGIN="# >>> labgen-vm (sandbox/vm/libvirt.sh) >>>"
@@ -109,20 +91,21 @@ qemu_conf_unfix() {
 }
 
 start_daemons() {
+  # A libvirtd not started by us is someone else's: `down` would remove networks,
+  # domains and volumes from it and stop nothing of ours. Refuse rather than adopt it.
+  if ! our_libvirtd && virsh -c "$URI" version >/dev/null 2>&1; then
+    log "a libvirtd not started by this script answers on $URI; stop it, or run the lab on it without this script"
+    exit 1
+  fi
   mkdir -p "$RUN_DIR"
-  if ! pid_alive "$RUN_DIR/libvirtd.pid"; then qemu_conf_fix; fi
-  if ! pid_alive "$RUN_DIR/virtlogd.pid"; then
+  if ! our_libvirtd; then qemu_conf_fix; fi
+  if ! pidfile_is "$RUN_DIR/virtlogd.pid" virtlogd; then
     log "starting virtlogd"
     virtlogd -d -p "$RUN_DIR/virtlogd.pid"
   fi
-  if ! pid_alive "$RUN_DIR/libvirtd.pid"; then
-    # A libvirtd not started by us would own the socket: refuse rather than fight it.
-    if [[ -S /run/libvirt/libvirt-sock ]] && virsh -c "$URI" version >/dev/null 2>&1; then
-      log "a libvirtd not started by this script answers on $URI; using it"
-    else
-      log "starting libvirtd"
-      libvirtd -d -p "$RUN_DIR/libvirtd.pid"
-    fi
+  if ! our_libvirtd; then
+    log "starting libvirtd"
+    libvirtd -d -p "$RUN_DIR/libvirtd.pid"
   fi
   local i
   for ((i = 0; i < 150; i++)); do
@@ -198,7 +181,31 @@ cmd_up() {
   ensure_net "$MGMT_NET" "$MGMT_BRIDGE" 192.168.57.1 1 192.168.57.10 192.168.57.250
   ensure_net "$LAB_NET" "$LAB_BRIDGE" 192.168.56.1 0
   ensure_pool
+  record_found
   log "up: $(virsh_ net-list --name | tr '\n' ' ')"
+}
+
+# What libvirt held before this script's first `up` (kept until `down` finishes, so
+# that a second or interrupted `up` does not adopt leftovers of its own run): `down`
+# removes only lab domains and volumes not listed here.
+FOUND_DOMAINS=$STATE_DIR/found-domains
+FOUND_VOLUMES=$STATE_DIR/found-volumes
+
+record_found() {
+  [[ -e $FOUND_DOMAINS && -e $FOUND_VOLUMES ]] && return 0
+  mkdir -p "$STATE_DIR"
+  virsh_ pool-refresh "$POOL" >/dev/null 2>&1 || true
+  virsh_ list --all --name | sed '/^$/d' >"$FOUND_DOMAINS.tmp"
+  pool_volumes >"$FOUND_VOLUMES.tmp"
+  mv "$FOUND_DOMAINS.tmp" "$FOUND_DOMAINS"
+  mv "$FOUND_VOLUMES.tmp" "$FOUND_VOLUMES"
+}
+
+pool_volumes() { virsh_ vol-list "$POOL" 2>/dev/null | awk 'NF {print $1}'; }
+
+# not_found FILE: the lines of stdin that FILE does not list (none without FILE)
+not_found() {
+  if [[ -e $1 ]]; then grep -vxF -f "$1" || true; else cat >/dev/null; fi
 }
 
 # libvirtd leaves its (then empty) LIBVIRT_* chains and the jumps to them behind.
@@ -220,12 +227,15 @@ cleanup_firewall() {
 }
 
 lab_domains() {
-  virsh_ list --all --name 2>/dev/null | grep -E "^${PREFIX}" || true
+  virsh_ list --all --name 2>/dev/null | grep -E "^${PREFIX}" | not_found "$FOUND_DOMAINS" || true
 }
 
 cmd_down() {
   need_root
-  if pid_alive "$RUN_DIR/libvirtd.pid" || virsh -c "$URI" version >/dev/null 2>&1; then
+  if [[ ! -e $FOUND_DOMAINS || ! -e $FOUND_VOLUMES ]] && our_libvirtd; then
+    log "no record of what libvirt held before 'up' ($STATE_DIR): removing no domain or volume"
+  fi
+  if our_libvirtd; then
     local d v
     while read -r d; do
       [[ -n $d ]] || continue
@@ -240,8 +250,9 @@ cmd_down() {
         [[ -n $v ]] || continue
         log "deleting volume $v"
         virsh_ vol-delete --pool "$POOL" "$v" >/dev/null 2>&1 || true
-      done < <(virsh_ vol-list "$POOL" 2>/dev/null | awk '{print $1}' |
-        grep -E "^(${PREFIX}.*|debian-VAGRANTSLASH-bookworm64_vagrant_box_image_.*)" || true)
+      done < <(pool_volumes |
+        grep -E "^(${PREFIX}.*|debian-VAGRANTSLASH-bookworm64_vagrant_box_image_.*)" |
+        not_found "$FOUND_VOLUMES" || true)
     fi
     if [[ -e $STATE_DIR/pool-defined-by-us ]]; then
       virsh_ pool-destroy "$POOL" >/dev/null 2>&1 || true
@@ -255,6 +266,9 @@ cmd_down() {
         virsh_ net-undefine "$n" >/dev/null 2>&1 || true
       fi
     done
+    rm -f "$FOUND_DOMAINS" "$FOUND_VOLUMES"
+  elif virsh -c "$URI" version >/dev/null 2>&1; then
+    log "the libvirtd on $URI was not started by this script: its domains, volumes and networks are left alone"
   fi
   stop_pidfile "$RUN_DIR/libvirtd.pid" libvirtd
   stop_pidfile "$RUN_DIR/virtlogd.pid" virtlogd
@@ -275,8 +289,8 @@ cmd_down() {
 cmd_status() {
   local pf
   for pf in virtlogd libvirtd; do
-    if pid_alive "$RUN_DIR/$pf.pid"; then
-      echo "$pf: running (pid $(cat "$RUN_DIR/$pf.pid"))"
+    if pidfile_is "$RUN_DIR/$pf.pid" "$pf"; then
+      echo "$pf: running (pid $(read_pid "$RUN_DIR/$pf.pid"))"
     else
       echo "$pf: stopped"
     fi
@@ -289,10 +303,13 @@ cmd_status() {
   echo "routes 192.168.56/57:"; ip route | grep -E '^192\.168\.5[67]\.' | sed 's/^/  /' || true
 }
 
-case ${1:-} in
-  deps) cmd_deps ;;
-  up) cmd_up ;;
-  down) cmd_down ;;
-  status) cmd_status ;;
-  *) echo "usage: $0 deps|up|down|status" >&2; exit 2 ;;
-esac
+# Sourced (by the tests), it only defines the functions.
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
+  case ${1:-} in
+    deps) cmd_deps ;;
+    up) cmd_up ;;
+    down) cmd_down ;;
+    status) cmd_status ;;
+    *) echo "usage: $0 deps|up|down|status" >&2; exit 2 ;;
+  esac
+fi

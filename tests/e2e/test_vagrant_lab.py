@@ -23,6 +23,7 @@ import pytest
 from e2e_support import MIRROR, SOLVE_STATUSES, labgen, solve_statuses
 
 from helpers import REPO_ROOT, missing
+from labgen.backends.vmssh import VmShell, control_dir
 
 pytestmark = pytest.mark.vm
 
@@ -33,18 +34,28 @@ vagrant: {{libvirt_driver: qemu, libvirt_cpu_model: qemu64}}
 """
 
 
+IMAGES_DIR = Path(os.environ.get("LABGEN_IMAGES_DIR", "/var/cache/labgen/images"))
+HUB_IMAGES = ("registry-2.tar", "nginx-alpine.tar")
+
+
 def vm_script(name: str, *args: str, env: dict[str, str]) -> None:
     subprocess.run(["bash", str(REPO_ROOT / "sandbox" / "vm" / name), *args], check=True, env=env)
 
 
 @pytest.fixture(scope="module")
-def vm_env(engine: dict[str, str]) -> Iterator[dict[str, str]]:
+def vm_env(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
     """libvirt up with the lab's isolated networks, the box registered, the hub filled."""
     for tool in ("vagrant", "virsh", "libvirtd", "qemu-system-x86_64"):
         if shutil.which(tool) is None:
             missing(f"`{tool}` is missing; run `sandbox/vm/libvirt.sh deps` (as root)")
-    env = {**engine, "VAGRANT_HOME": VAGRANT_HOME, "LABGEN_HUB_REQUIRE_IMAGES": "1"}
-    env.pop("DOCKER_HOST")
+    # The hub needs only the image tarballs: the sandbox engine (which builds them, and
+    # may be serving another test run) is started only when they are missing.
+    if all((IMAGES_DIR / name).is_file() for name in HUB_IMAGES):
+        env = {**os.environ}
+    else:
+        env = {**request.getfixturevalue("engine")}
+    env.update(VAGRANT_HOME=VAGRANT_HOME, LABGEN_HUB_REQUIRE_IMAGES="1")
+    env.pop("DOCKER_HOST", None)
     try:
         vm_script("box.sh", env=env)
         vm_script("libvirt.sh", "up", env=env)
@@ -67,7 +78,54 @@ def daemon_json_digest(folder: Path, host: str, env: dict[str, str]) -> str:
     return hashlib.sha256(done.stdout.encode()).hexdigest()
 
 
-def test_two_vm_lab_up_check_reprovision_down(vm_env: dict[str, str], tmp_path: Path) -> None:
+# Exit code, both streams, the user, sudo and the shell (`bash -l -c`, as `vagrant ssh -c`).
+PROBE = "echo out; echo err >&2; id -un; sudo -n id -un; echo $0; shopt -q login_shell && echo login; exit 3"
+
+
+def masters_of(folder: Path) -> list[int]:
+    """PIDs of ssh processes whose command line names the lab's control folder."""
+    sockets = str(control_dir(folder))
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            cmdline = (proc / "cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+        if proc.name.isdigit() and cmdline.startswith("ssh\0") and sockets in cmdline:
+            found.append(int(proc.name))
+    return found
+
+
+def compare_routes(
+    folder: Path, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> dict[str, float]:
+    """The same commands give the same results over every route (new, plain ssh, vagrant
+    ssh). Returns each route's time for the probe on the registry."""
+    monkeypatch.setenv("VAGRANT_HOME", env["VAGRANT_HOME"])
+    hosts = ["registry", "client"]
+    results = {}
+    for force in (None, "ssh", "vagrant"):
+        shell = VmShell(folder, hosts, force=force)
+        results[force] = [shell.exec(h, PROBE, 120) for h in hosts]
+        assert {shell.routes[h].kind for h in hosts} == {force or "mux"}
+    for force in ("ssh", "vagrant"):
+        for new, old in zip(results[None], results[force], strict=True):
+            assert (new.exit_code, new.stdout, new.stderr) == (
+                old.exit_code,
+                old.stdout,
+                old.stderr,
+            )
+    first = results[None][0]
+    assert first.exit_code == 3 and first.stderr == "err\n"
+    assert first.stdout.splitlines() == ["out", "vagrant", "root", "bash", "login"]
+    timed_out = VmShell(folder, hosts).exec("registry", "sleep 30", 2)
+    assert timed_out.timed_out and timed_out.exit_code == 124
+    return {f"exec {force or 'mux'}": results[force][0].duration for force in results}
+
+
+def test_two_vm_lab_up_check_reprovision_down(
+    vm_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     spec = tmp_path / "vm-lab.yaml"
     spec.write_text(SPEC)
     folder = tmp_path / "vm-lab"
@@ -76,11 +134,21 @@ def test_two_vm_lab_up_check_reprovision_down(vm_env: dict[str, str], tmp_path: 
     try:
         start = time.monotonic()
         up = labgen(
-            vm_env, "up", str(folder), "--backend", "vagrant", "--provider", "libvirt", cwd=tmp_path
+            vm_env,
+            "up",
+            str(folder),
+            "--backend",
+            "vagrant",
+            "--provider",
+            "libvirt",
+            "--verbose",
+            cwd=tmp_path,
         )
         timings["up"] = time.monotonic() - start
         assert up.returncode == 0, up.stderr[-3000:]
         assert "registry: " in up.stderr and "client: " in up.stderr  # progress per machine
+        assert "registry: exec via multiplexed ssh" in up.stderr, up.stderr[-3000:]
+        assert "client: exec via multiplexed ssh" in up.stderr
 
         start = time.monotonic()
         check = labgen(vm_env, "check", str(folder), "--json", cwd=tmp_path)
@@ -93,6 +161,24 @@ def test_two_vm_lab_up_check_reprovision_down(vm_env: dict[str, str], tmp_path: 
         first = next(r for r in report["results"] if r["id"] == "pull-lan-before-config")
         assert "http: server gave HTTP response to HTTPS client" in first["excerpt"]
 
+        timings.update(compare_routes(folder, vm_env, monkeypatch))
+        # Grading the solved lab gives the same verdicts through `vagrant ssh` as through
+        # the multiplexed connections.
+        graded = {}
+        for route in ("", "vagrant"):
+            env = {**vm_env, "LABGEN_VM_EXEC": route}
+            start = time.monotonic()
+            grade = labgen(
+                env, "check", str(folder), "--mode", "grade", "--json", "-v", cwd=tmp_path
+            )
+            timings[f"grade {route or 'mux'}"] = time.monotonic() - start
+            assert grade.returncode == 0, grade.stdout + grade.stderr[-2000:]
+            graded[route] = [
+                (r["id"], r["host"], r["status"]) for r in json.loads(grade.stdout)["results"]
+            ]
+        assert "registry: exec via vagrant ssh" in grade.stderr
+        assert graded[""] == graded["vagrant"]
+
         digests = {h: daemon_json_digest(folder, h, vm_env) for h in ("registry", "client")}
         start = time.monotonic()
         again = subprocess.run(
@@ -101,12 +187,20 @@ def test_two_vm_lab_up_check_reprovision_down(vm_env: dict[str, str], tmp_path: 
         timings["reprovision"] = time.monotonic() - start
         assert again.returncode == 0, again.stdout[-2000:]
         assert {h: daemon_json_digest(folder, h, vm_env) for h in ("registry", "client")} == digests
+        # labgen's own re-provision: over the open connections, the script not sent again.
+        start = time.monotonic()
+        again = labgen(vm_env, "provision", str(folder), cwd=tmp_path)
+        timings["labgen provision"] = time.monotonic() - start
+        assert again.returncode == 0, again.stderr[-2000:]
+        assert again.stderr.count("(script unchanged, not sent)") == 2, again.stderr
+        assert {h: daemon_json_digest(folder, h, vm_env) for h in ("registry", "client")} == digests
         print(f"\nvm lab timings (s): {json.dumps({k: round(v, 1) for k, v in timings.items()})}")
     finally:
         start = time.monotonic()
         down = labgen(vm_env, "down", str(folder), cwd=tmp_path)
         print(f"down: {time.monotonic() - start:.1f} s")
     assert down.returncode == 0, down.stderr
+    assert masters_of(folder) == [] and not control_dir(folder).exists()
     listed = subprocess.run(
         ["virsh", "-c", "qemu:///system", "list", "--all", "--name"],
         capture_output=True,

@@ -177,13 +177,13 @@ def test_run_reports_the_check_failure_and_the_down_failure(
     from labgen import live
 
     def fail(message: str) -> object:
-        def failing(*args: object) -> None:
+        def failing(*args: object, **options: object) -> None:
             raise LabgenError(message)
 
         return failing
 
     lab = make_lab(tmp_path / "lab")
-    monkeypatch.setattr(live, "up_lab", lambda *args: None)
+    monkeypatch.setattr(live, "up_lab", lambda *args, **options: None)
     monkeypatch.setattr(live, "check_lab", fail("registry: the check could not run"))
     monkeypatch.setattr(live, "down_lab", fail("docker compose down failed: boom"))
     result = labgen("run", str(lab))
@@ -192,7 +192,7 @@ def test_run_reports_the_check_failure_and_the_down_failure(
         "labgen: error: registry: the check could not run",
         "labgen: error: docker compose down failed: boom",
     ]
-    monkeypatch.setattr(live, "check_lab", lambda *args: False)  # goals fail, then down
+    monkeypatch.setattr(live, "check_lab", lambda *args, **options: False)  # goals fail, then down
     result = labgen("run", str(lab))
     assert result.exit_code == 1
     assert error_lines(result) == ["labgen: error: docker compose down failed: boom"]

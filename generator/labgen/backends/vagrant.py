@@ -1,19 +1,26 @@
 """The vagrant backend: each lab host is a VM of the lab's Vagrantfile.
 
-Lifecycle (up, status, destroy) goes through python-vagrant. Commands on a host run
-as `vagrant ssh HOST -c CMD` in a subprocess instead, because python-vagrant's
-ssh() returns stdout only and, on some versions, swallows a non-zero exit.
+Lifecycle (up, status, destroy) goes through python-vagrant; `vagrant up` brings the
+machines up in parallel where the provider allows it (libvirt does, VirtualBox
+serialises). Commands on a host go through labgen.backends.vmssh: OpenSSH over one
+multiplexed connection per host, falling back to plain ssh, then to
+`vagrant ssh HOST -c CMD` (not python-vagrant's ssh(), which returns stdout only and,
+on some versions, swallows a non-zero exit).
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
 import re
+import shlex
 import subprocess
 from collections.abc import Iterator
 from typing import Any
 
 from labgen.backends.base import ExecResult, HostStatus, Progress, host_statuses, run_process
+from labgen.backends.vmssh import Note, VmShell
 from labgen.errors import LabgenError
 from labgen.lab import Lab
 
@@ -21,14 +28,25 @@ from labgen.lab import Lab
 # (its indented detail lines, "==> registry:  -- Graphics Port: ...", are left out).
 STAGE_LINE = re.compile(r"^==> (?P<host>[\w.-]+): (?P<stage>\S.*)$")
 READY_COMMAND = "test -f /run/labgen/provisioned && docker info >/dev/null 2>&1"
+# Where provisioning installs provision/node.sh on each VM (and runs it from again).
+INSTALLED_NODE = "/usr/local/sbin/labgen-node"
 
 
 class VagrantBackend:
     name = "vagrant"
 
-    def __init__(self, lab: Lab, provider: str | None) -> None:
+    def __init__(
+        self,
+        lab: Lab,
+        provider: str | None,
+        *,
+        note: Note | None = None,
+        exec_route: str | None = None,
+    ) -> None:
         self.lab = lab
         self.provider = provider
+        hosts = [h.name for h in lab.spec.hosts]
+        self.shell = VmShell(lab.path, hosts, note=note, force=exec_route)
 
     def _vagrant(self) -> Any:
         import vagrant  # python-vagrant; imported here so that other commands start without it
@@ -48,6 +66,9 @@ class VagrantBackend:
 
     def up(self, progress: Progress) -> None:
         self.preflight()
+        # Masters and ssh-config left by an earlier run may name VMs that `vagrant up`
+        # is about to replace.
+        self.shell.forget()
         names = ", ".join(h.name for h in self.lab.spec.hosts)
         progress(f"vagrant up ({names}); VMs take minutes")
         tail: list[str] = []
@@ -73,10 +94,26 @@ class VagrantBackend:
         progress("every VM's engine answers")
 
     def exec(self, host: str, command: str, timeout: float) -> ExecResult:
-        # `-- -q` keeps ssh's own banner lines out of the command's stderr.
-        return run_process(
-            ["vagrant", "ssh", host, "-c", command, "--", "-q"], timeout, cwd=self.lab.path
+        return self.shell.exec(host, command, timeout)
+
+    def reprovision(self, host: str, timeout: float) -> tuple[ExecResult, bool]:
+        """Provision a running VM again over its connection, the way Vagrant's shell
+        provisioner does (`sudo node.sh provision HOST`), but without starting Vagrant
+        and sending the script only when the VM's copy differs. Returns the result and
+        whether the script was sent."""
+        script = (self.lab.path / "provision" / "node.sh").read_bytes()
+        digest = hashlib.sha256(script).hexdigest()
+        same = f"echo {digest}' *{INSTALLED_NODE}' | sha256sum --check --status 2>/dev/null"
+        run_installed = f"sudo {INSTALLED_NODE} provision {shlex.quote(host)}"
+        result = self.exec(host, f"{same} || exit 100; {run_installed}", timeout)
+        if result.exit_code != 100:
+            return result, False
+        encoded = base64.b64encode(script).decode()
+        send_and_run = (
+            "tmp=$(mktemp) && trap 'rm -f \"$tmp\"' EXIT && "
+            f'echo {encoded} | base64 -d >"$tmp" && sudo bash "$tmp" provision {shlex.quote(host)}'
         )
+        return self.exec(host, send_and_run, timeout), True
 
     def status(self) -> list[HostStatus]:
         try:
@@ -94,6 +131,8 @@ class VagrantBackend:
         return host_statuses(self, [h.name for h in self.lab.spec.hosts], states)
 
     def down(self, progress: Progress) -> None:
+        # The master connections must not outlive their VMs.
+        self.shell.forget()
         progress("vagrant destroy -f")
         try:
             self._vagrant().destroy()
