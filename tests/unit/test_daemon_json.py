@@ -47,17 +47,17 @@ def daemon_json(tmp_path: Path) -> Path:
     return tmp_path / "etc" / "docker" / "daemon.json"
 
 
-@pytest.fixture
-def add(
-    node_sh: Path, daemon_json: Path, require_tool: Callable[[str], str]
+def _edit(
+    op: str, node_sh: Path, daemon_json: Path, require_tool: Callable[[str], str]
 ) -> Callable[[str, str], Run]:
+    """`labgen-node daemon-json OP KEY VALUE` on the test's daemon.json."""
     require_tool("jq")
     bash = require_tool("bash")
 
     def run(key: str, value: str) -> Run:
         env = {**os.environ, "LABGEN_DAEMON_JSON": str(daemon_json)}
         result = subprocess.run(
-            [bash, str(node_sh), "daemon-json", "add", key, value],
+            [bash, str(node_sh), "daemon-json", op, key, value],
             capture_output=True,
             text=True,
             env=env,
@@ -67,6 +67,20 @@ def add(
         return Run(result.returncode, result.stdout, result.stderr)
 
     return run
+
+
+@pytest.fixture
+def add(
+    node_sh: Path, daemon_json: Path, require_tool: Callable[[str], str]
+) -> Callable[[str, str], Run]:
+    return _edit("add", node_sh, daemon_json, require_tool)
+
+
+@pytest.fixture
+def remove(
+    node_sh: Path, daemon_json: Path, require_tool: Callable[[str], str]
+) -> Callable[[str, str], Run]:
+    return _edit("remove", node_sh, daemon_json, require_tool)
 
 
 def write(path: Path, data: Any) -> None:
@@ -190,13 +204,120 @@ def test_unsupported_key_is_an_error(add: Callable[[str, str], Run], daemon_json
 
 def test_usage_error(node_sh: Path, require_tool: Callable[[str], str]) -> None:
     result = subprocess.run(
-        [require_tool("bash"), str(node_sh), "daemon-json", "remove", "x", "y"],
+        [require_tool("bash"), str(node_sh), "daemon-json", "delete", "x", "y"],
         capture_output=True,
         text=True,
         check=False,
     )
     assert result.returncode != 0
-    assert "usage: labgen-node daemon-json add KEY VALUE" in result.stderr
+    assert "usage: labgen-node daemon-json add|remove KEY VALUE" in result.stderr
+
+
+# remove: part 2 (from_part1) takes part 1's insecure-registries entry out again.
+
+
+def test_remove_takes_the_entry_in_every_form_and_keeps_the_rest(
+    remove: Callable[[str, str], Run], daemon_json: Path
+) -> None:
+    entries = ["10.0.0.1:5000", f"http://{REGISTRY}", REGISTRY, f"https://{REGISTRY}/"]
+    write(
+        daemon_json, {"debug": True, "insecure-registries": entries, "registry-mirrors": [MIRROR]}
+    )
+    result = remove("insecure-registries", REGISTRY)
+    assert (result.returncode, result.stdout) == (0, "changed\n"), result.stderr
+    assert read(daemon_json) == {
+        "debug": True,
+        "insecure-registries": ["10.0.0.1:5000"],
+        "registry-mirrors": [MIRROR],
+    }
+    assert _names(daemon_json.parent) == ["daemon.json"]
+
+
+def test_removing_the_last_entry_removes_the_list(
+    remove: Callable[[str, str], Run], add: Callable[[str, str], Run], daemon_json: Path
+) -> None:
+    write(daemon_json, {"log-driver": "journald"})
+    assert add("insecure-registries", f"http://{REGISTRY}").stdout == "changed\n"
+    result = remove("insecure-registries", f"http://{REGISTRY}")
+    assert (result.returncode, result.stdout) == (0, "changed\n"), result.stderr
+    assert read(daemon_json) == {"log-driver": "journald"}  # as it was before the add
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        None,
+        "",
+        '{"debug":true}',
+        '{"insecure-registries": ["10.0.0.1:5000", "192.168.56.101:5001"]}',
+        '{"insecure-registries": []}\n',
+        f'{{"registry-mirrors": ["http://{REGISTRY}"]}}',
+    ],
+)
+def test_remove_where_the_entry_is_not_changes_nothing(
+    remove: Callable[[str, str], Run], daemon_json: Path, content: str | None
+) -> None:
+    """Not even the formatting: a file without the entry is not rewritten, nor made."""
+    if content is None:
+        daemon_json.parent.mkdir(parents=True)
+    else:
+        write(daemon_json, content)
+        os.utime(daemon_json, ns=(1_000_000_000, 1_000_000_000))
+    result = remove("insecure-registries", REGISTRY)
+    assert (result.returncode, result.stdout) == (0, "unchanged\n"), result.stderr
+    if content is None:
+        assert not daemon_json.exists()
+    else:
+        assert daemon_json.read_text() == content
+        assert daemon_json.stat().st_mtime_ns == 1_000_000_000
+
+
+def test_remove_second_run_changes_nothing(
+    remove: Callable[[str, str], Run], daemon_json: Path
+) -> None:
+    write(daemon_json, {"debug": False, "insecure-registries": [REGISTRY, "10.0.0.1:5000"]})
+    assert remove("insecure-registries", REGISTRY).stdout == "changed\n"
+    before = daemon_json.read_bytes()
+    assert remove("insecure-registries", REGISTRY).stdout == "unchanged\n"
+    assert daemon_json.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        ('{"insecure-registries": [', "is not a JSON object"),
+        (f'{{"insecure-registries": ["{REGISTRY}"]}}{{}}', "is not a JSON object"),
+        (f'{{"insecure-registries": "{REGISTRY}"}}', '"insecure-registries" is not a list'),
+        (f'{{"insecure-registries": ["{REGISTRY}", 5]}}', "holds an entry that is not a string"),
+    ],
+)
+def test_remove_refuses_what_it_cannot_read_and_leaves_it(
+    remove: Callable[[str, str], Run], daemon_json: Path, content: str, says: str
+) -> None:
+    write(daemon_json, content)
+    before = daemon_json.read_bytes()
+    _refused(remove("insecure-registries", REGISTRY), says)
+    assert daemon_json.read_bytes() == before
+    assert _names(daemon_json.parent) == ["daemon.json"]
+
+
+def test_remove_keeps_mode_owner_and_symlink(
+    remove: Callable[[str, str], Run], daemon_json: Path, tmp_path: Path
+) -> None:
+    real = tmp_path / "config" / "docker.json"
+    write(real, {"debug": True, "insecure-registries": [REGISTRY]})
+    real.chmod(0o600)
+    owner = (65534, 65534) if os.geteuid() == 0 else (os.getuid(), os.getgid())
+    if os.geteuid() == 0:
+        os.chown(real, *owner)
+    daemon_json.parent.mkdir(parents=True)
+    daemon_json.symlink_to(Path("../../config/docker.json"))
+    result = remove("insecure-registries", REGISTRY)
+    assert (result.returncode, result.stdout) == (0, "changed\n"), result.stderr
+    assert daemon_json.is_symlink() and read(real) == {"debug": True}
+    info = real.stat()
+    assert (info.st_mode & 0o7777, (info.st_uid, info.st_gid)) == (0o600, owner)
+    assert _names(real.parent) == ["docker.json"]
 
 
 def _names(folder: Path) -> list[str]:
@@ -468,21 +589,26 @@ def test_goal_and_done_if_see_the_entry_only_where_it_is(
         assert (done.returncode == 0) is holds, (command, done.stderr)
 
 
+@pytest.mark.parametrize(
+    ("op", "content"), [("add", {}), ("remove", {"insecure-registries": [REGISTRY]})]
+)
 def test_failed_rename_leaves_the_file_as_it_was(
-    add: Callable[[str, str], Run],
+    node_sh: Path,
     daemon_json: Path,
     require: Callable[[str], None],
     require_tool: Callable[[str], str],
+    op: str,
+    content: dict[str, Any],
 ) -> None:
     # An immutable file cannot be renamed over, not even by root: a real failure of mv,
     # after the new content was written next to it.
-    write(daemon_json, {"debug": True})
+    write(daemon_json, {"debug": True, **content})
     before = daemon_json.read_bytes()
     chattr = require_tool("chattr")
     if subprocess.run([chattr, "+i", str(daemon_json)], capture_output=True).returncode != 0:
         require("chattr +i needs root and a filesystem with inode flags (ext4, xfs, btrfs)")
     try:
-        result = add("insecure-registries", REGISTRY)
+        result = _edit(op, node_sh, daemon_json, require_tool)("insecure-registries", REGISTRY)
     finally:
         subprocess.run([chattr, "-i", str(daemon_json)], check=True)
     _refused(result, f"cannot replace {daemon_json}: Operation not permitted", "left untouched")

@@ -11,6 +11,8 @@
 #                                      daemon.json, (solved mode) do HOST's steps
 #   labgen-node daemon-json add KEY VALUE
 #                                      merge VALUE into the list KEY of daemon.json
+#   labgen-node daemon-json remove KEY VALUE
+#                                      remove VALUE (in any form) from the list KEY
 #   labgen-node restart-docker         restart Docker, with or without systemd
 #
 # Idempotent: a second run changes no file and restarts nothing.
@@ -30,10 +32,15 @@ die() { log "error: $*"; exit 1; }
 # Keep every key already in daemon.json; write list entries once, in canonical
 # form: insecure-registries as host:port (dockerd strips http:// anyway and
 # matches exact host:port), mirrors without a trailing slash.
-MERGE_FILTER='
-  def canon: if $key == "insecure-registries" then sub("^https?://"; "") else . end | sub("/+$"; "");
+CANON='def canon: if $key == "insecure-registries" then sub("^https?://"; "") else . end | sub("/+$"; "");'
+MERGE_FILTER="$CANON"'
   .[$key] = reduce ((.[$key] // []) + [$value] | map(canon) | .[]) as $x
     ([]; if any(.[]; . == $x) then . else . + [$x] end)'
+# Whether the list KEY holds VALUE in any form, and the document without it (a list
+# left empty goes too: the file is as it was before the entry was added).
+HOLDS_FILTER="$CANON"' (.[$key] // []) | any(.[]; canon == ($value | canon))'
+REMOVE_FILTER="$CANON"'
+  .[$key] |= map(select(canon != ($value | canon))) | if .[$key] == [] then del(.[$key]) else . end'
 # The document in daemon.json, read with --slurp: an empty or whitespace-only file
 # counts as {} (what users expect); more than one JSON value in it is not valid.
 DOCUMENT='if length == 0 then {} elif length == 1 then .[0] else error("more than one JSON value") end'
@@ -45,15 +52,18 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# daemon_json_add KEY VALUE: merge VALUE into the list KEY of daemon.json, writing
-# a new file and renaming it over the old one (atomic), so any failure leaves the
-# file byte-identical. A symlink is edited through (the link stays), the file's
-# mode and owner are kept. Sets DAEMON_JSON_EDIT to changed or unchanged (not
-# printed for $(...) to capture: a failure in that subshell once went unnoticed).
+# daemon_json_edit add|remove KEY VALUE: merge VALUE into the list KEY of
+# daemon.json, or remove it from there, writing a new file and renaming it over
+# the old one (atomic), so any failure leaves the file byte-identical. A symlink
+# is edited through (the link stays), the file's mode and owner are kept; remove
+# never creates the file, nor rewrites it when VALUE is not there. Sets
+# DAEMON_JSON_EDIT to changed or unchanged (not printed for $(...) to capture: a
+# failure in that subshell once went unnoticed).
 DAEMON_JSON_EDIT=
-daemon_json_add() {
-    local key=$1 value=$2 file=$DAEMON_JSON target current merged error
+daemon_json_edit() {
+    local op=$1 key=$2 value=$3 file=$DAEMON_JSON target current merged error filter=$MERGE_FILTER
     local untouched="fix that, then run again ($file was left untouched)"
+    if [ "$op" = remove ]; then filter=$REMOVE_FILTER; fi
     case "$key" in
         insecure-registries|registry-mirrors) ;;
         *) die "daemon-json: key '$key' is not supported; use insecure-registries or registry-mirrors" ;;
@@ -73,12 +83,19 @@ daemon_json_add() {
             || die "$file: \"$key\" is not a list; make it a JSON list, then run again (it was left untouched)"
         jq -s -e --arg key "$key" "$DOCUMENT | (.[\$key] // []) | all(type == \"string\")" -- "$target" >/dev/null 2>&1 \
             || die "$file: \"$key\" holds an entry that is not a string; $untouched"
-        merged=$(jq -s --indent 2 --arg key "$key" --arg value "$value" "$DOCUMENT | $MERGE_FILTER" -- "$target" 2>&1) \
-            || die "$file: cannot merge \"$key\": ${merged##*: }; $untouched"
+        if [ "$op" = remove ] && ! jq -s -e --arg key "$key" --arg value "$value" "$DOCUMENT | $HOLDS_FILTER" -- "$target" >/dev/null 2>&1; then
+            DAEMON_JSON_EDIT=unchanged
+            return 0
+        fi
+        merged=$(jq -s --indent 2 --arg key "$key" --arg value "$value" "$DOCUMENT | $filter" -- "$target" 2>&1) \
+            || die "$file: cannot $op \"$key\": ${merged##*: }; $untouched"
         if [ "$merged" = "$current" ]; then
             DAEMON_JSON_EDIT=unchanged
             return 0
         fi
+    elif [ "$op" = remove ]; then
+        DAEMON_JSON_EDIT=unchanged
+        return 0
     else
         merged=$(jq -n --indent 2 --arg key "$key" --arg value "$value" "{} | $MERGE_FILTER" 2>&1) \
             || die "cannot make $file: $merged"
@@ -201,7 +218,7 @@ provision() {
         install -m 0755 "$0" /usr/local/sbin/labgen-node
     fi
     if [ -n "$MIRROR" ]; then
-        daemon_json_add registry-mirrors "$MIRROR"
+        daemon_json_edit add registry-mirrors "$MIRROR"
         if [ "$DAEMON_JSON_EDIT" = changed ]; then changed=yes; fi
     fi
     # Let the login user run docker without sudo, as the tutorial does.
@@ -228,12 +245,12 @@ provision() {
 case "${1:-}" in
     provision) shift; provision "$@" ;;
     daemon-json)
-        if [ "$#" -ne 4 ] || [ "$2" != add ]; then
-            die "usage: labgen-node daemon-json add KEY VALUE"
+        if [ "$#" -ne 4 ] || { [ "$2" != add ] && [ "$2" != remove ]; }; then
+            die "usage: labgen-node daemon-json add|remove KEY VALUE"
         fi
-        daemon_json_add "$3" "$4"
+        daemon_json_edit "$2" "$3" "$4"
         echo "$DAEMON_JSON_EDIT"
         ;;
     restart-docker) restart_docker ;;
-    *) die "usage: labgen-node provision HOST | daemon-json add KEY VALUE | restart-docker" ;;
+    *) die "usage: labgen-node provision HOST | daemon-json add|remove KEY VALUE | restart-docker" ;;
 esac
