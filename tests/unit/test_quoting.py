@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from labgen.render import quoting
-from labgen.render.plan import plan_lab
+from labgen.render.plan import VAGRANT_LOGIN_USER, plan_lab
 from labgen.spec.model import Host, LabSpec, RegistrySettings, VagrantSettings
 
 # Any text a file can hold: NUL aside (no argument or file line can carry it), surrogates
@@ -163,7 +163,9 @@ def test_vagrantfile_carries_hostile_values_as_data(
     networks = [opts for path, _, opts in log if path == "config.vm.define.vm.network"]
     assert [n["ip"] for n in networks] == [host.ip for host in spec.hosts]
     provisions = [opts for path, _, opts in log if path == "config.vm.define.vm.provision"]
-    assert [p["args"] for p in provisions] == [["provision", host.name] for host in spec.hosts]
+    assert [p["args"] for p in provisions] == [
+        ["provision", host.name, "--as", VAGRANT_LOGIN_USER] for host in spec.hosts
+    ]
 
 
 def test_compose_file_carries_hostile_values_as_data() -> None:

@@ -14,7 +14,8 @@ from labgen.backends.vagrant import VagrantBackend
 from labgen.lab import Lab
 from labgen.spec.parse import load_spec
 
-NODE = '#!/usr/bin/env bash\necho "provisioned $2 by $0 as $(id -u)"\n'
+# Says its arguments after `provision`: the host, and the user the steps run as.
+NODE = '#!/usr/bin/env bash\necho "provisioned ${*:2} by $0 as $(id -u)"\n'
 
 
 @pytest.fixture
@@ -54,12 +55,13 @@ def test_script_is_sent_only_when_the_vm_copy_differs(backend: VagrantBackend) -
     installed = Path(vagrant.INSTALLED_NODE)
     result, sent = backend.reprovision("registry", 30)
     assert sent and result.exit_code == 0, result.output
-    assert result.stdout.startswith("provisioned registry by /tmp/")  # the sent copy ran
+    # The sent copy ran.
+    assert result.stdout.startswith("provisioned registry --as vagrant by /tmp/")
     installed.write_text(NODE)  # what node.sh does on its first run
     installed.chmod(0o755)
     result, sent = backend.reprovision("registry", 30)
     assert not sent and result.exit_code == 0, result.output
-    assert result.stdout.startswith(f"provisioned registry by {installed} ")
+    assert result.stdout.startswith(f"provisioned registry --as vagrant by {installed} ")
     assert "base64" not in backend.calls[-1]  # only the check and the run went
 
 
@@ -68,7 +70,7 @@ def test_changed_script_is_sent_again(backend: VagrantBackend) -> None:
     installed.write_text(NODE.replace("provisioned", "old"))
     installed.chmod(0o755)
     result, sent = backend.reprovision("client", 30)
-    assert sent and result.stdout.startswith("provisioned client by /tmp/")
+    assert sent and result.stdout.startswith("provisioned client --as vagrant by /tmp/")
 
 
 def test_failed_provisioning_keeps_its_exit_code(backend: VagrantBackend) -> None:

@@ -20,7 +20,7 @@ from labgen.errors import LabgenError, SpecError
 from labgen.render.plan import plan_lab
 from labgen.spec import rules
 from labgen.spec.parse import kept_password, parse_spec, spec_to_data, with_password
-from labgen.steps.scenario import load_scenario, placeholders
+from labgen.steps.scenario import MASK, load_scenario, placeholders
 
 PASSWORD = "Lab-pass.2026"
 STORED = base64.b64encode(f"student:{PASSWORD}".encode()).decode()
@@ -143,10 +143,10 @@ def test_reports_and_progress_never_show_the_password() -> None:
 
     solved = runner.solve(LeakyBackend(), scenario, "lab", 5, on_start, on_result)
     graded = runner.grade(LeakyBackend(), scenario, "lab", 5, on_start, on_result)
-    assert any("login" in r.command and runner.MASK in r.command for r in solved.results)
+    assert any("login" in r.command and MASK in r.command for r in solved.results)
     reports = [render.to_json(solved), render.to_junit(solved), render.to_json(graded)]
     texts = [*seen, *reports, render.to_junit(graded), render.summary_line(solved)]
     for text in texts:
         assert PASSWORD not in text and STORED not in text
     data = json.loads(render.to_json(solved))
-    assert any(runner.MASK in r["excerpt"] for r in data["results"])
+    assert any(MASK in r["excerpt"] for r in data["results"])

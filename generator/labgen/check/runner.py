@@ -11,7 +11,7 @@ from typing import Literal
 from labgen.backends.base import Backend, ExecResult
 from labgen.check.results import CheckReport, CheckResult, Status
 from labgen.errors import LabgenError
-from labgen.steps.scenario import Goal, Outcome, Scenario, Step
+from labgen.steps.scenario import Goal, Outcome, Scenario, Step, mask
 
 Mode = Literal["solve", "grade", "auto"]
 # Called before each step or goal runs, with its id and host (progress, tests' fault hooks).
@@ -111,7 +111,7 @@ def grade(
 def _run_all(
     report: CheckReport,
     checks: Sequence[tuple[str, str, Callable[[], CheckResult]]],
-    secrets: Sequence[str],
+    secrets: tuple[str, ...],
     on_start: OnStart,
     on_result: OnResult,
 ) -> None:
@@ -206,24 +206,15 @@ def _run_goal(backend: Backend, goal: Goal, host: str, timeout: float) -> CheckR
     )
 
 
-MASK = "********"
-
-
-def redact(result: CheckResult, secrets: Sequence[str]) -> CheckResult:
+def redact(result: CheckResult, secrets: tuple[str, ...]) -> CheckResult:
     """The result with every secret replaced by MASK in the texts a report shows."""
-
-    def mask(text: str) -> str:
-        for secret in secrets:
-            text = text.replace(secret, MASK)
-        return text
-
     return dataclasses.replace(
         result,
-        title=mask(result.title),
-        command=mask(result.command),
-        expected=mask(result.expected),
-        detail=mask(result.detail),
-        excerpt=mask(result.excerpt),
+        title=mask(result.title, secrets),
+        command=mask(result.command, secrets),
+        expected=mask(result.expected, secrets),
+        detail=mask(result.detail, secrets),
+        excerpt=mask(result.excerpt, secrets),
     )
 
 

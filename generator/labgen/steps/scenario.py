@@ -87,6 +87,17 @@ class Scenario:
     secrets: tuple[str, ...] = ()
 
 
+# What every text a user sees (reports, progress, provisioning's log) shows for a secret.
+MASK = "********"
+
+
+def mask(text: str, secrets: tuple[str, ...]) -> str:
+    """`text` with every secret replaced by MASK."""
+    for secret in secrets:
+        text = text.replace(secret, MASK)
+    return text
+
+
 def placeholders(spec: LabSpec) -> dict[str, str]:
     """The values the scenario's `{name}` placeholders stand for in this lab."""
     image = spec.push_ref

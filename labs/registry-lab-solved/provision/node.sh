@@ -9,6 +9,8 @@
 #
 #   node.sh provision HOST             install Docker if missing, configure
 #                                      daemon.json, (solved mode) do HOST's steps
+#   node.sh provision HOST --as USER   the same, running the steps as USER (the login
+#                                      user the checker runs them as, on VMs)
 #   labgen-node daemon-json add KEY VALUE
 #                                      merge VALUE into the list KEY of daemon.json
 #   labgen-node daemon-json remove KEY VALUE
@@ -25,6 +27,8 @@ MODE=solved
 MIRROR=''
 DAEMON_JSON=${LABGEN_DAEMON_JSON:-/etc/docker/daemon.json}
 DONE_MARKER=/run/labgen/provisioned
+# The user the steps run as (provision --as USER); none: the caller (root).
+STEP_USER=
 
 log() { printf 'labgen-node: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -163,45 +167,56 @@ install_docker() {
     apt-get install -y -q --no-install-recommends docker.io jq curl ca-certificates apparmor
 }
 
-# run_step ID ATTEMPTS DONE_IF COMMAND: one of the tutorial's steps, skipped when
-# DONE_IF says its effect is already there, retried while it fails (a registry
-# host may still be starting).
+# as_step_user COMMAND: run COMMAND as the checker runs a step: as STEP_USER in a
+# login bash (`vagrant ssh -c` does that), so ~ is that user's home; else as is.
+as_step_user() {
+    if [ -n "$STEP_USER" ]; then
+        sudo -u "$STEP_USER" -H bash -l -c "$1"
+    else
+        bash -c "$1"
+    fi
+}
+
+# run_step ID ATTEMPTS DONE_IF COMMAND SHOWN: one of the tutorial's steps, skipped
+# when DONE_IF says its effect is already there, retried while it fails (a registry
+# host may still be starting). The log shows SHOWN: COMMAND with the lab's secrets
+# masked.
 run_step() {
-    local id=$1 attempts=$2 done_if=$3 command=$4 attempt
-    if [ -n "$done_if" ] && bash -c "$done_if" >/dev/null 2>&1; then
+    local id=$1 attempts=$2 done_if=$3 command=$4 shown=$5 attempt
+    if [ -n "$done_if" ] && as_step_user "$done_if" >/dev/null 2>&1; then
         log "step $id: already done"
         return 0
     fi
     for ((attempt = 1; attempt <= attempts; attempt++)); do
-        log "step $id: $command"
-        bash -c "$command" && return 0
+        log "step $id: $shown"
+        as_step_user "$command" && return 0
         [ "$attempt" -lt "$attempts" ] && sleep 3
     done
-    die "step $id failed after $attempts attempt(s): $command"
+    die "step $id failed after $attempts attempt(s): $shown"
 }
 
 solution_steps() {
     case "$1" in
         registry)
             :
-            run_step pull-registry-image 1 'docker image inspect registry:2 >/dev/null 2>&1' 'docker pull registry:2'
-            run_step run-registry 1 'docker container inspect registry >/dev/null 2>&1' 'docker run -d -p 5000:5000 --restart=always --name registry registry:2'
-            run_step pull-push-image 1 'docker image inspect nginx:alpine >/dev/null 2>&1' 'docker pull nginx:alpine'
-            run_step tag-local 1 'docker image inspect localhost:5000/nginx:alpine >/dev/null 2>&1' 'docker tag nginx:alpine localhost:5000/nginx:alpine'
-            run_step push-local 1 '' 'docker push localhost:5000/nginx:alpine'
-            run_step pull-local 1 'docker image inspect localhost:5000/nginx:alpine >/dev/null 2>&1' 'docker pull localhost:5000/nginx:alpine'
-            run_step allow-insecure 1 'jq -s -e --arg r 192.168.56.101:5000 '"'"'length == 1 and (.[0]["insecure-registries"] // [] | map(strings | sub("^https?://"; "")) | any(. == $r))'"'"' /etc/docker/daemon.json >/dev/null' 'sudo labgen-node daemon-json add insecure-registries http://192.168.56.101:5000'
-            run_step restart-docker 1 'docker info --format '"'"'{{json .RegistryConfig.IndexConfigs}}'"'"' | jq -e --arg r 192.168.56.101:5000 '"'"'.[$r].Secure == false'"'"' >/dev/null' 'sudo systemctl restart docker'
-            run_step wait-registry 30 '' 'curl -fsS http://localhost:5000/v2/'
-            run_step tag-lan 1 'docker image inspect 192.168.56.101:5000/nginx:alpine >/dev/null 2>&1' 'docker tag localhost:5000/nginx:alpine 192.168.56.101:5000/nginx:alpine'
-            run_step push-lan 1 '' 'docker push 192.168.56.101:5000/nginx:alpine'
+            run_step pull-registry-image 1 'docker image inspect registry:2 >/dev/null 2>&1' 'docker pull registry:2' 'docker pull registry:2'
+            run_step run-registry 1 'docker container inspect registry >/dev/null 2>&1' 'docker run -d -p 5000:5000 --restart=always --name registry registry:2' 'docker run -d -p 5000:5000 --restart=always --name registry registry:2'
+            run_step pull-push-image 1 'docker image inspect nginx:alpine >/dev/null 2>&1' 'docker pull nginx:alpine' 'docker pull nginx:alpine'
+            run_step tag-local 1 'docker image inspect localhost:5000/nginx:alpine >/dev/null 2>&1' 'docker tag nginx:alpine localhost:5000/nginx:alpine' 'docker tag nginx:alpine localhost:5000/nginx:alpine'
+            run_step push-local 1 '' 'docker push localhost:5000/nginx:alpine' 'docker push localhost:5000/nginx:alpine'
+            run_step pull-local 1 'docker image inspect localhost:5000/nginx:alpine >/dev/null 2>&1' 'docker pull localhost:5000/nginx:alpine' 'docker pull localhost:5000/nginx:alpine'
+            run_step allow-insecure 1 'jq -s -e --arg r 192.168.56.101:5000 '"'"'length == 1 and (.[0]["insecure-registries"] // [] | map(strings | sub("^https?://"; "")) | any(. == $r))'"'"' /etc/docker/daemon.json >/dev/null' 'sudo labgen-node daemon-json add insecure-registries http://192.168.56.101:5000' 'sudo labgen-node daemon-json add insecure-registries http://192.168.56.101:5000'
+            run_step restart-docker 1 'docker info --format '"'"'{{json .RegistryConfig.IndexConfigs}}'"'"' | jq -e --arg r 192.168.56.101:5000 '"'"'.[$r].Secure == false'"'"' >/dev/null' 'sudo systemctl restart docker' 'sudo systemctl restart docker'
+            run_step wait-registry 30 '' 'curl -fsS http://localhost:5000/v2/' 'curl -fsS http://localhost:5000/v2/'
+            run_step tag-lan 1 'docker image inspect 192.168.56.101:5000/nginx:alpine >/dev/null 2>&1' 'docker tag localhost:5000/nginx:alpine 192.168.56.101:5000/nginx:alpine' 'docker tag localhost:5000/nginx:alpine 192.168.56.101:5000/nginx:alpine'
+            run_step push-lan 1 '' 'docker push 192.168.56.101:5000/nginx:alpine' 'docker push 192.168.56.101:5000/nginx:alpine'
             ;;
         client)
             :
-            run_step allow-insecure 1 'jq -s -e --arg r 192.168.56.101:5000 '"'"'length == 1 and (.[0]["insecure-registries"] // [] | map(strings | sub("^https?://"; "")) | any(. == $r))'"'"' /etc/docker/daemon.json >/dev/null' 'sudo labgen-node daemon-json add insecure-registries http://192.168.56.101:5000'
-            run_step restart-docker 1 'docker info --format '"'"'{{json .RegistryConfig.IndexConfigs}}'"'"' | jq -e --arg r 192.168.56.101:5000 '"'"'.[$r].Secure == false'"'"' >/dev/null' 'sudo systemctl restart docker'
-            run_step pull-lan-after-config 30 'docker image inspect 192.168.56.101:5000/nginx:alpine >/dev/null 2>&1' 'docker pull 192.168.56.101:5000/nginx:alpine'
-            run_step pull-lan-final 30 'docker image inspect 192.168.56.101:5000/nginx:alpine >/dev/null 2>&1' 'docker pull 192.168.56.101:5000/nginx:alpine'
+            run_step allow-insecure 1 'jq -s -e --arg r 192.168.56.101:5000 '"'"'length == 1 and (.[0]["insecure-registries"] // [] | map(strings | sub("^https?://"; "")) | any(. == $r))'"'"' /etc/docker/daemon.json >/dev/null' 'sudo labgen-node daemon-json add insecure-registries http://192.168.56.101:5000' 'sudo labgen-node daemon-json add insecure-registries http://192.168.56.101:5000'
+            run_step restart-docker 1 'docker info --format '"'"'{{json .RegistryConfig.IndexConfigs}}'"'"' | jq -e --arg r 192.168.56.101:5000 '"'"'.[$r].Secure == false'"'"' >/dev/null' 'sudo systemctl restart docker' 'sudo systemctl restart docker'
+            run_step pull-lan-after-config 30 'docker image inspect 192.168.56.101:5000/nginx:alpine >/dev/null 2>&1' 'docker pull 192.168.56.101:5000/nginx:alpine' 'docker pull 192.168.56.101:5000/nginx:alpine'
+            run_step pull-lan-final 30 'docker image inspect 192.168.56.101:5000/nginx:alpine >/dev/null 2>&1' 'docker pull 192.168.56.101:5000/nginx:alpine' 'docker pull 192.168.56.101:5000/nginx:alpine'
             ;;
     esac
 }
@@ -212,6 +227,11 @@ provision() {
         registry|client) ;;
         *) die "unknown host '$host'; the hosts of lab $LAB are: "'registry, client' ;;
     esac
+    case "$#:${2:-}" in
+        1:) ;;
+        3:--as) STEP_USER=$3; id "$STEP_USER" >/dev/null 2>&1 || die "--as: no user '$STEP_USER' on this host" ;;
+        *) die "usage: labgen-node provision HOST [--as USER]" ;;
+    esac
     install_docker
     if ! cmp -s "$0" /usr/local/sbin/labgen-node; then
         install -m 0755 "$0" /usr/local/sbin/labgen-node
@@ -221,11 +241,11 @@ provision() {
         if [ "$DAEMON_JSON_EDIT" = changed ]; then changed=yes; fi
     fi
     # Let the login user run docker without sudo, as the tutorial does.
-    if id vagrant >/dev/null 2>&1; then
-        groups=$(id -nG vagrant)
+    if [ -n "$STEP_USER" ]; then
+        groups=$(id -nG "$STEP_USER")
         case " $groups " in
             *" docker "*) ;;
-            *) usermod -aG docker vagrant ;;
+            *) usermod -aG docker "$STEP_USER" ;;
         esac
     fi
     if [ "$changed" = yes ] && docker_answers; then
@@ -251,5 +271,5 @@ case "${1:-}" in
         echo "$DAEMON_JSON_EDIT"
         ;;
     restart-docker) restart_docker ;;
-    *) die "usage: labgen-node provision HOST | daemon-json add|remove KEY VALUE | restart-docker" ;;
+    *) die "usage: labgen-node provision HOST [--as USER] | daemon-json add|remove KEY VALUE | restart-docker" ;;
 esac

@@ -9,6 +9,8 @@
 #
 #   node.sh provision HOST             install Docker if missing, configure
 #                                      daemon.json, (solved mode) do HOST's steps
+#   node.sh provision HOST --as USER   the same, running the steps as USER (the login
+#                                      user the checker runs them as, on VMs)
 #   labgen-node daemon-json add KEY VALUE
 #                                      merge VALUE into the list KEY of daemon.json
 #   labgen-node daemon-json remove KEY VALUE
@@ -25,6 +27,8 @@ MODE=solved
 MIRROR=''
 DAEMON_JSON=${LABGEN_DAEMON_JSON:-/etc/docker/daemon.json}
 DONE_MARKER=/run/labgen/provisioned
+# The user the steps run as (provision --as USER); none: the caller (root).
+STEP_USER=
 
 log() { printf 'labgen-node: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -163,46 +167,57 @@ install_docker() {
     apt-get install -y -q --no-install-recommends docker.io jq curl ca-certificates apparmor
 }
 
-# run_step ID ATTEMPTS DONE_IF COMMAND: one of the tutorial's steps, skipped when
-# DONE_IF says its effect is already there, retried while it fails (a registry
-# host may still be starting).
+# as_step_user COMMAND: run COMMAND as the checker runs a step: as STEP_USER in a
+# login bash (`vagrant ssh -c` does that), so ~ is that user's home; else as is.
+as_step_user() {
+    if [ -n "$STEP_USER" ]; then
+        sudo -u "$STEP_USER" -H bash -l -c "$1"
+    else
+        bash -c "$1"
+    fi
+}
+
+# run_step ID ATTEMPTS DONE_IF COMMAND SHOWN: one of the tutorial's steps, skipped
+# when DONE_IF says its effect is already there, retried while it fails (a registry
+# host may still be starting). The log shows SHOWN: COMMAND with the lab's secrets
+# masked.
 run_step() {
-    local id=$1 attempts=$2 done_if=$3 command=$4 attempt
-    if [ -n "$done_if" ] && bash -c "$done_if" >/dev/null 2>&1; then
+    local id=$1 attempts=$2 done_if=$3 command=$4 shown=$5 attempt
+    if [ -n "$done_if" ] && as_step_user "$done_if" >/dev/null 2>&1; then
         log "step $id: already done"
         return 0
     fi
     for ((attempt = 1; attempt <= attempts; attempt++)); do
-        log "step $id: $command"
-        bash -c "$command" && return 0
+        log "step $id: $shown"
+        as_step_user "$command" && return 0
         [ "$attempt" -lt "$attempts" ] && sleep 3
     done
-    die "step $id failed after $attempts attempt(s): $command"
+    die "step $id failed after $attempts attempt(s): $shown"
 }
 
 solution_steps() {
     case "$1" in
         registry)
             :
-            run_step pull-registry-image 1 'docker image inspect registry:2 >/dev/null 2>&1' 'docker pull registry:2'
-            run_step make-dirs 1 'test -w /srv/registry/certs && test -w /srv/registry/auth' 'sudo mkdir -p /srv/registry/certs /srv/registry/auth && sudo chown -R "$(id -u):$(id -g)" /srv/registry'
-            run_step make-ca 1 'test -s /srv/registry/certs/ca.crt && test -s /srv/registry/certs/ca.key' 'cd /srv/registry/certs && openssl req -x509 -newkey rsa:4096 -nodes -sha256 -days 365 -subj "/CN=Lab CA" -keyout ca.key -out ca.crt'
-            run_step htpasswd 1 'grep -q '"'"'^teacher:[$]2y[$]'"'"' /srv/registry/auth/htpasswd' 'docker run --rm --entrypoint htpasswd httpd:2 -Bbn teacher Lab-pass.2026 > /srv/registry/auth/htpasswd'
-            run_step run-registry 1 'docker container inspect registry >/dev/null 2>&1' 'docker run -d -p 5050:5000 --restart=always --name registry -v /srv/registry/certs:/certs -v /srv/registry/auth:/auth -e REGISTRY_HTTP_TLS_CERTIFICATE=/certs/domain.crt -e REGISTRY_HTTP_TLS_KEY=/certs/domain.key -e REGISTRY_AUTH=htpasswd -e "REGISTRY_AUTH_HTPASSWD_REALM=Registry Realm" -e REGISTRY_AUTH_HTPASSWD_PATH=/auth/htpasswd registry:2'
-            run_step make-cert 1 'openssl x509 -in /srv/registry/certs/domain.crt -noout -ext subjectAltName | grep -q '"'"'IP Address:192.168.56.101$'"'"'' 'cd /srv/registry/certs && openssl req -newkey rsa:4096 -nodes -sha256 -subj "/CN=192.168.56.101" -addext "subjectAltName = IP:192.168.56.101" -keyout domain.key -out domain.csr && openssl x509 -req -sha256 -days 365 -in domain.csr -CA ca.crt -CAkey ca.key -CAcreateserial -copy_extensions copy -out domain.crt'
-            run_step restart-registry 1 'test "$(curl -s -o /dev/null -w '"'"'%{http_code}'"'"' --cacert /srv/registry/certs/ca.crt https://192.168.56.101:5050/v2/)" = 401' 'docker restart registry'
-            run_step share-ca 1 'docker container inspect ca-share >/dev/null 2>&1' 'docker run -d --name ca-share -p 8000:80 -v /srv/registry/certs/ca.crt:/usr/local/apache2/htdocs/ca.crt:ro httpd:2'
-            run_step trust-ca 30 'test -s /etc/docker/certs.d/192.168.56.101:5050/ca.crt' 'curl -fsS -o /tmp/ca.crt http://192.168.56.101:8000/ca.crt && sudo install -D -m 0644 /tmp/ca.crt /etc/docker/certs.d/192.168.56.101:5050/ca.crt'
-            run_step pull-push-image 1 'docker image inspect nginx:alpine >/dev/null 2>&1' 'docker pull nginx:alpine'
-            run_step tag-lan 1 'docker image inspect 192.168.56.101:5050/nginx:alpine >/dev/null 2>&1' 'docker tag nginx:alpine 192.168.56.101:5050/nginx:alpine'
-            run_step login 30 'jq -e --arg r 192.168.56.101:5050 '"'"'.auths[$r].auth'"'"' ~/.docker/config.json >/dev/null 2>&1' 'echo Lab-pass.2026 | docker login -u teacher --password-stdin 192.168.56.101:5050'
-            run_step push-lan 1 '' 'docker push 192.168.56.101:5050/nginx:alpine'
+            run_step pull-registry-image 1 'docker image inspect registry:2 >/dev/null 2>&1' 'docker pull registry:2' 'docker pull registry:2'
+            run_step make-dirs 1 'test -w /srv/registry/certs && test -w /srv/registry/auth' 'sudo mkdir -p /srv/registry/certs /srv/registry/auth && sudo chown -R "$(id -u):$(id -g)" /srv/registry' 'sudo mkdir -p /srv/registry/certs /srv/registry/auth && sudo chown -R "$(id -u):$(id -g)" /srv/registry'
+            run_step make-ca 1 'test -s /srv/registry/certs/ca.crt && test -s /srv/registry/certs/ca.key' 'cd /srv/registry/certs && openssl req -x509 -newkey rsa:4096 -nodes -sha256 -days 365 -subj "/CN=Lab CA" -keyout ca.key -out ca.crt' 'cd /srv/registry/certs && openssl req -x509 -newkey rsa:4096 -nodes -sha256 -days 365 -subj "/CN=Lab CA" -keyout ca.key -out ca.crt'
+            run_step htpasswd 1 'grep -q '"'"'^teacher:[$]2y[$]'"'"' /srv/registry/auth/htpasswd' 'docker run --rm --entrypoint htpasswd httpd:2 -Bbn teacher Lab-pass.2026 > /srv/registry/auth/htpasswd' 'docker run --rm --entrypoint htpasswd httpd:2 -Bbn teacher ******** > /srv/registry/auth/htpasswd'
+            run_step run-registry 1 'docker container inspect registry >/dev/null 2>&1' 'docker run -d -p 5050:5000 --restart=always --name registry -v /srv/registry/certs:/certs -v /srv/registry/auth:/auth -e REGISTRY_HTTP_TLS_CERTIFICATE=/certs/domain.crt -e REGISTRY_HTTP_TLS_KEY=/certs/domain.key -e REGISTRY_AUTH=htpasswd -e "REGISTRY_AUTH_HTPASSWD_REALM=Registry Realm" -e REGISTRY_AUTH_HTPASSWD_PATH=/auth/htpasswd registry:2' 'docker run -d -p 5050:5000 --restart=always --name registry -v /srv/registry/certs:/certs -v /srv/registry/auth:/auth -e REGISTRY_HTTP_TLS_CERTIFICATE=/certs/domain.crt -e REGISTRY_HTTP_TLS_KEY=/certs/domain.key -e REGISTRY_AUTH=htpasswd -e "REGISTRY_AUTH_HTPASSWD_REALM=Registry Realm" -e REGISTRY_AUTH_HTPASSWD_PATH=/auth/htpasswd registry:2'
+            run_step make-cert 1 'openssl x509 -in /srv/registry/certs/domain.crt -noout -ext subjectAltName | grep -q '"'"'IP Address:192.168.56.101$'"'"'' 'cd /srv/registry/certs && openssl req -newkey rsa:4096 -nodes -sha256 -subj "/CN=192.168.56.101" -addext "subjectAltName = IP:192.168.56.101" -keyout domain.key -out domain.csr && openssl x509 -req -sha256 -days 365 -in domain.csr -CA ca.crt -CAkey ca.key -CAcreateserial -copy_extensions copy -out domain.crt' 'cd /srv/registry/certs && openssl req -newkey rsa:4096 -nodes -sha256 -subj "/CN=192.168.56.101" -addext "subjectAltName = IP:192.168.56.101" -keyout domain.key -out domain.csr && openssl x509 -req -sha256 -days 365 -in domain.csr -CA ca.crt -CAkey ca.key -CAcreateserial -copy_extensions copy -out domain.crt'
+            run_step restart-registry 1 'test "$(curl -s -o /dev/null -w '"'"'%{http_code}'"'"' --cacert /srv/registry/certs/ca.crt https://192.168.56.101:5050/v2/)" = 401' 'docker restart registry' 'docker restart registry'
+            run_step share-ca 1 'docker container inspect ca-share >/dev/null 2>&1' 'docker run -d --name ca-share -p 8000:80 -v /srv/registry/certs/ca.crt:/usr/local/apache2/htdocs/ca.crt:ro httpd:2' 'docker run -d --name ca-share -p 8000:80 -v /srv/registry/certs/ca.crt:/usr/local/apache2/htdocs/ca.crt:ro httpd:2'
+            run_step trust-ca 30 'test -s /etc/docker/certs.d/192.168.56.101:5050/ca.crt' 'curl -fsS -o /tmp/ca.crt http://192.168.56.101:8000/ca.crt && sudo install -D -m 0644 /tmp/ca.crt /etc/docker/certs.d/192.168.56.101:5050/ca.crt' 'curl -fsS -o /tmp/ca.crt http://192.168.56.101:8000/ca.crt && sudo install -D -m 0644 /tmp/ca.crt /etc/docker/certs.d/192.168.56.101:5050/ca.crt'
+            run_step pull-push-image 1 'docker image inspect nginx:alpine >/dev/null 2>&1' 'docker pull nginx:alpine' 'docker pull nginx:alpine'
+            run_step tag-lan 1 'docker image inspect 192.168.56.101:5050/nginx:alpine >/dev/null 2>&1' 'docker tag nginx:alpine 192.168.56.101:5050/nginx:alpine' 'docker tag nginx:alpine 192.168.56.101:5050/nginx:alpine'
+            run_step login 30 'jq -e --arg r 192.168.56.101:5050 '"'"'.auths[$r].auth'"'"' ~/.docker/config.json >/dev/null 2>&1' 'echo Lab-pass.2026 | docker login -u teacher --password-stdin 192.168.56.101:5050' 'echo ******** | docker login -u teacher --password-stdin 192.168.56.101:5050'
+            run_step push-lan 1 '' 'docker push 192.168.56.101:5050/nginx:alpine' 'docker push 192.168.56.101:5050/nginx:alpine'
             ;;
         client)
             :
-            run_step trust-ca 30 'test -s /etc/docker/certs.d/192.168.56.101:5050/ca.crt' 'curl -fsS -o /tmp/ca.crt http://192.168.56.101:8000/ca.crt && sudo install -D -m 0644 /tmp/ca.crt /etc/docker/certs.d/192.168.56.101:5050/ca.crt'
-            run_step login 30 'jq -e --arg r 192.168.56.101:5050 '"'"'.auths[$r].auth'"'"' ~/.docker/config.json >/dev/null 2>&1' 'echo Lab-pass.2026 | docker login -u teacher --password-stdin 192.168.56.101:5050'
-            run_step pull-lan-final 30 'docker image inspect 192.168.56.101:5050/nginx:alpine >/dev/null 2>&1' 'docker pull 192.168.56.101:5050/nginx:alpine'
+            run_step trust-ca 30 'test -s /etc/docker/certs.d/192.168.56.101:5050/ca.crt' 'curl -fsS -o /tmp/ca.crt http://192.168.56.101:8000/ca.crt && sudo install -D -m 0644 /tmp/ca.crt /etc/docker/certs.d/192.168.56.101:5050/ca.crt' 'curl -fsS -o /tmp/ca.crt http://192.168.56.101:8000/ca.crt && sudo install -D -m 0644 /tmp/ca.crt /etc/docker/certs.d/192.168.56.101:5050/ca.crt'
+            run_step login 30 'jq -e --arg r 192.168.56.101:5050 '"'"'.auths[$r].auth'"'"' ~/.docker/config.json >/dev/null 2>&1' 'echo Lab-pass.2026 | docker login -u teacher --password-stdin 192.168.56.101:5050' 'echo ******** | docker login -u teacher --password-stdin 192.168.56.101:5050'
+            run_step pull-lan-final 30 'docker image inspect 192.168.56.101:5050/nginx:alpine >/dev/null 2>&1' 'docker pull 192.168.56.101:5050/nginx:alpine' 'docker pull 192.168.56.101:5050/nginx:alpine'
             ;;
     esac
 }
@@ -213,6 +228,11 @@ provision() {
         registry|client) ;;
         *) die "unknown host '$host'; the hosts of lab $LAB are: "'registry, client' ;;
     esac
+    case "$#:${2:-}" in
+        1:) ;;
+        3:--as) STEP_USER=$3; id "$STEP_USER" >/dev/null 2>&1 || die "--as: no user '$STEP_USER' on this host" ;;
+        *) die "usage: labgen-node provision HOST [--as USER]" ;;
+    esac
     install_docker
     if ! cmp -s "$0" /usr/local/sbin/labgen-node; then
         install -m 0755 "$0" /usr/local/sbin/labgen-node
@@ -222,11 +242,11 @@ provision() {
         if [ "$DAEMON_JSON_EDIT" = changed ]; then changed=yes; fi
     fi
     # Let the login user run docker without sudo, as the tutorial does.
-    if id vagrant >/dev/null 2>&1; then
-        groups=$(id -nG vagrant)
+    if [ -n "$STEP_USER" ]; then
+        groups=$(id -nG "$STEP_USER")
         case " $groups " in
             *" docker "*) ;;
-            *) usermod -aG docker vagrant ;;
+            *) usermod -aG docker "$STEP_USER" ;;
         esac
     fi
     if [ "$changed" = yes ] && docker_answers; then
@@ -252,5 +272,5 @@ case "${1:-}" in
         echo "$DAEMON_JSON_EDIT"
         ;;
     restart-docker) restart_docker ;;
-    *) die "usage: labgen-node provision HOST | daemon-json add|remove KEY VALUE | restart-docker" ;;
+    *) die "usage: labgen-node provision HOST [--as USER] | daemon-json add|remove KEY VALUE | restart-docker" ;;
 esac
