@@ -148,7 +148,7 @@ def check_lab(
     scenario = load_scenario(lab.spec)
     progress = Progress()
     if mode == "auto":
-        mode = runner.choose_mode(chosen, lab.spec.registry_host.name, timeout)
+        mode = runner.choose_mode(chosen, lab.spec.registry_host.name, timeout, lab.spec.from_part1)
     progress(f"checking lab {lab.spec.name} ({mode} mode, {chosen.name} backend)")
 
     def on_start(item: str, host: str, index: int, total: int) -> None:

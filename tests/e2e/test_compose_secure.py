@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from e2e_support import SECURE_SOLVE_STATUSES, solve_statuses
+from e2e_support import MIRROR, SECURE_SOLVE_STATUSES, solve_statuses
 from test_compose_lab import make_lab  # noqa: F401 (the fixture)
+
+from labgen.backends.base import run_process
 
 pytestmark = pytest.mark.e2e
 
@@ -36,7 +38,10 @@ REAL_TEXTS = {
         "WARNING! Your password will be stored unencrypted in /root/.docker/config.json."
     ),
     ("show-credentials", "client"): "student:********",
+    # distribution's TLS listener (Go's net/http) answering a plain-HTTP request.
+    ("http-refused", "client"): "Client sent an HTTP request to an HTTPS server.",
 }
+REGISTRY = "192.168.56.101:5000"
 
 
 def _password(folder: Path) -> str:
@@ -45,24 +50,40 @@ def _password(folder: Path) -> str:
     return password
 
 
-def test_secure_solve_replays_part_two_then_grade_passes(make_lab, tmp_path: Path) -> None:  # noqa: F811
+def test_from_part1_solve_replays_part_two_then_grade_passes(make_lab, tmp_path: Path) -> None:  # noqa: F811
+    """A lab that continues from part 1 (the plain secure steps are a subset of its steps)."""
     spec = tmp_path / "secure.yaml"
-    spec.write_text("name: secure-lab\nscenario: secure\n")
+    spec.write_text("name: secure-lab\nscenario: secure\nfrom_part1: true\n")
     live = make_lab(str(spec))
     password = _password(live.folder)
     stored = base64.b64encode(f"student:{password}".encode()).decode()
-    engine_pid = live.sh("client", "cat /var/run/docker.pid")
+    # Provisioning left part 1's end state: the insecure entry everywhere, the plain-HTTP
+    # registry running and holding the image pushed under the LAN address.
+    for host in ("registry", "client"):
+        part1 = json.loads(live.sh(host, "cat /etc/docker/daemon.json"))
+        assert part1 == {"registry-mirrors": [MIRROR], "insecure-registries": [REGISTRY]}, host
+    running = live.sh("registry", "docker container inspect -f '{{.Config.Env}}' registry")
+    assert "REGISTRY_HTTP_TLS" not in running
+    tags = live.sh("client", "curl -fsS http://192.168.56.101:5000/v2/nginx/tags/list")
+    assert json.loads(tags)["tags"] == ["alpine"]
 
     code, out, err = live.labgen("check", "--json", "--junit", str(live.folder / "j.xml"))
     assert code == 0, err + out
     report = json.loads(out)
-    assert report["mode"] == "solve" and report["ok"] is True
-    assert solve_statuses(report) == SECURE_SOLVE_STATUSES
+    assert report["mode"] == "solve" and report["ok"] is True  # auto: part 1's registry is fresh
+    assert solve_statuses(report) == {
+        **SECURE_SOLVE_STATUSES,
+        ("http-refused", "client"): "expected-failure",
+    }
     status = {(r["id"], r["host"]): r for r in report["results"]}
     for key, text in REAL_TEXTS.items():
         assert text in status[key]["excerpt"], (key, status[key]["excerpt"])
-    # Trusting the CA through certs.d needed no restart: the same engine pulled afterwards.
-    assert live.sh("client", "cat /var/run/docker.pid") == engine_pid
+    # Part 1's entry is gone, every other key is kept; trusting the CA through certs.d
+    # needed no restart: the engine that restarted without the entry pulled afterwards.
+    engine_pid = live.sh("client", "cat /var/run/docker.pid")
+    for host in ("registry", "client"):
+        kept = json.loads(live.sh(host, "cat /etc/docker/daemon.json"))
+        assert kept == {"registry-mirrors": [MIRROR]}, (host, kept)
     # The password and its base64 form are nowhere in the reports or the progress output.
     junit = (live.folder / "j.xml").read_text()
     for text in (out, err, junit):
@@ -77,6 +98,15 @@ def test_secure_solve_replays_part_two_then_grade_passes(make_lab, tmp_path: Pat
     assert {r["status"] for r in graded["results"]} == {"pass"}
     assert password not in out + err
 
+    # Provisioning again does not redo part 1 over part 2 (no insecure entry comes back).
+    for host in ("registry", "client"):
+        rerun = live.backend.exec(host, f"/lab/provision/{host}.sh", 300)
+        assert rerun.exit_code == 0, rerun.output
+        assert "part 1's end state: set up before" in rerun.stderr
+    assert live.sh("client", "cat /var/run/docker.pid") == engine_pid
+    code, out, err = live.labgen("check", "--mode", "grade", "--json")
+    assert code == 0, err + out
+
     # A key made readable by others and an insecure-registries entry are both named.
     live.sh("registry", "chmod 644 /srv/registry/certs/domain.key")
     live.sh("client", "labgen-node daemon-json add insecure-registries 192.168.56.101:5000")
@@ -89,11 +119,16 @@ def test_secure_solve_replays_part_two_then_grade_passes(make_lab, tmp_path: Pat
 
 
 def test_secure_solved_lab_is_done_by_provisioning_idempotently(make_lab, tmp_path: Path) -> None:  # noqa: F811
+    """Continuing from part 1: provisioning sets part 1 up, then does part 2 over it."""
     spec = tmp_path / "solved.yaml"
-    spec.write_text("name: secure-solved\nscenario: secure\nmode: solved\n")
+    spec.write_text("name: secure-solved\nscenario: secure\nmode: solved\nfrom_part1: true\n")
     live = make_lab(str(spec))
     code, out, err = live.labgen("check", "--mode", "grade", "--json")
     assert code == 0, err + out
+    # Provisioning's log (the nodes' own) shows the login step with the password masked.
+    logs = run_process(live.backend._compose("logs", "--no-color"), 60).output
+    assert "step login: echo ******** | docker login" in logs
+    assert _password(live.folder) not in logs
 
     state = (
         "sha256sum /srv/registry/certs/* /srv/registry/auth/* /etc/docker/certs.d/*/ca.crt "
@@ -107,5 +142,7 @@ def test_secure_solved_lab_is_done_by_provisioning_idempotently(make_lab, tmp_pa
         assert rerun.exit_code == 0, rerun.output
         assert "step make-ca: already done" in rerun.stderr or host == "client"
         assert "step login: already done" in rerun.stderr
+        assert "part 1's end state: set up before" in rerun.stderr
+        assert "step remove-insecure: already done" in rerun.stderr
     # No certificate regenerated, no file rewritten, no container or engine restarted.
     assert {h: live.sh(h, state) for h in ("registry", "client")} == before

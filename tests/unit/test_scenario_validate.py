@@ -86,13 +86,14 @@ def test_unknown_host_selector() -> None:
 def test_unknown_keys() -> None:
     assert problems(lambda d: d["steps"][0].update(retry=3)) == [
         "test.yaml: steps[0] (pull): unknown key 'retry'; use one of id, hosts, run, title, post, "
-        "real, source, solution, done_if, stdout_lacks, retries, shows"
+        "real, source, solution, done_if, stdout_lacks, retries, shows, when"
     ]
     assert problems(lambda d: d["goals"][0]["title"].update(fr="Tirer")) == [
         "test.yaml: goals[0] (has-image).title: unknown key 'fr'; use one of en, zh"
     ]
     assert problems(lambda d: d.update(version=2)) == [
-        "test.yaml: unknown key 'version'; use one of title, intro, claims, added, steps, goals"
+        "test.yaml: unknown key 'version'; use one of title, intro, claims, added, steps, "
+        "goals, from_part1"
     ]
 
 
@@ -114,12 +115,23 @@ def test_unknown_keys() -> None:
         ("shows", {"en": "x"}, ".shows: 'zh' is missing"),
         ("id", "", ".id: expected non-empty text, got text"),
         ("source", "blog", ".source: 'blog' is not valid; use post or labgen"),
+        ("when", "part1", ".when: 'part1' is not valid; use from_part1"),
     ],
 )
 def test_wrong_types(field: str, value: Any, says: str) -> None:
     found = problems(lambda d: d["steps"][0].update({field: value}))
     where = "test.yaml: steps[0] (pull)" if field != "id" else "test.yaml: steps[0]"
     assert found == [where + says]
+
+
+def test_a_step_for_labs_from_part1_needs_the_handouts_note() -> None:
+    assert problems(lambda d: d["steps"][0].update(when="from_part1")) == [
+        "test.yaml: steps[0] (pull).when: the file has no from_part1 note for the handout; add one"
+    ]
+    data = copy.deepcopy(VALID)
+    data["steps"][0]["when"] = "from_part1"
+    data["from_part1"] = text()
+    assert validate_scenario(yaml.safe_dump(data, allow_unicode=True), "test.yaml") == data
 
 
 def test_wrong_types_of_the_sections() -> None:

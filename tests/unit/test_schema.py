@@ -114,7 +114,7 @@ def _properties(schema: dict[str, Any], parent: str = "") -> Iterator[tuple[str,
 
 def test_schema_covers_every_spec_field() -> None:
     fields = set(_properties(spec_schema()))
-    expected = {("", key) for key in default_data()} | {("", "auth")}
+    expected = {("", key) for key in default_data()} | {("", "auth"), ("", "from_part1")}
     expected |= {("registry", key) for key in default_data()["registry"]}
     expected |= {("vagrant", key) for key in default_data()["vagrant"]}
     expected |= {("hosts", key) for key in default_data()["hosts"][0]}

@@ -33,13 +33,26 @@ REGISTRY_PROBE = (
     f"names=$(docker container ls --all --format '{{{{.Names}}}}') || exit {ENGINE_DOWN}; "
     f"printf '%s\\n' \"$names\" | grep -qx registry || exit {FRESH}"
 )
+# A lab that continues from part 1 starts with part 1's registry: one run without TLS is
+# as fresh as none.
+PART1_REGISTRY_PROBE = (
+    f"{REGISTRY_PROBE}; "
+    "env=$(docker container inspect -f '{{range .Config.Env}}{{println .}}{{end}}' registry) "
+    f"|| exit {ENGINE_DOWN}; "
+    f"printf '%s\\n' \"$env\" | grep -q '^REGISTRY_HTTP_TLS_CERTIFICATE=' || exit {FRESH}"
+)
 
 
-def choose_mode(backend: Backend, registry_host: str, timeout: float) -> Literal["solve", "grade"]:
+def choose_mode(
+    backend: Backend, registry_host: str, timeout: float, from_part1: bool = False
+) -> Literal["solve", "grade"]:
     """Solve (replay the tutorial, which changes the lab) only where the registry host
-    answered and has no registry container; grade where it has one. Any other answer (host
-    down, timeout, engine not answering) may hide a student's work: stop and say why."""
-    probe = backend.exec(registry_host, REGISTRY_PROBE, timeout)
+    answered and has no registry container (or, continuing from part 1, only part 1's);
+    grade where it has one. Any other answer (host down, timeout, engine not answering)
+    may hide a student's work: stop and say why."""
+    probe = backend.exec(
+        registry_host, PART1_REGISTRY_PROBE if from_part1 else REGISTRY_PROBE, timeout
+    )
     if probe.exit_code == 0:
         return "grade"
     if probe.exit_code == FRESH:

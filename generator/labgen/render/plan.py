@@ -172,10 +172,12 @@ def _context(spec: LabSpec, scenario: Scenario) -> dict[str, Any]:
                 "volume_name": f"{host.name}-docker",
                 "volume": f"{host.name}-docker:/var/lib/docker",
                 "solution": provisioned(solution, host),
+                "setup": provisioned(scenario.setup, host),
             }
             for host in spec.hosts
         ],
         "scenario": scenario,
+        "setup": bool(scenario.setup),
         "login_user": VAGRANT_LOGIN_USER,
         "steps": [
             {**step_context(step), "number": number}
@@ -196,6 +198,7 @@ def step_context(step: Step) -> dict[str, Any]:
         "host_names": ", ".join(host.name for host in step.hosts),
         "source": step.source,
         "post": step.post,
+        "claims": step.claims,
         "real": step.real,
         "shows": step.shows,
     }

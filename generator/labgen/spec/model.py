@@ -227,6 +227,15 @@ class LabSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         AuthSettings | None,
         Meta(description="scenario secure only: the registry's login; null = user student."),
     ] = None
+    from_part1: Annotated[
+        bool,
+        Meta(
+            description="scenario secure only: start from part 1's end state (the plain-HTTP "
+            "registry running, the image pushed, every host listing it in insecure-registries); "
+            "part 2's steps then also take that apart.",
+            extra={"fix": "use true or false"},
+        ),
+    ] = False
 
     @property
     def network(self) -> IPv4Network:

@@ -61,6 +61,12 @@ def parse_spec(raw: object) -> tuple[LabSpec, list[str]]:
         problems.add(
             "auth", "the login applies to scenario secure only; remove auth or set scenario: secure"
         )
+    if raw.get("from_part1") is True and not secure:
+        problems.add(
+            "from_part1",
+            "starting from part 1's end state applies to scenario secure (part 2) only; "
+            "remove from_part1 or set scenario: secure",
+        )
     if problems.lines or spec is None:
         raise SpecError(problems.lines)
     if spec.mirror:
@@ -187,10 +193,12 @@ def _warnings(spec: LabSpec) -> list[str]:
 
 def spec_to_data(spec: LabSpec) -> dict[str, Any]:
     """The spec as plain data in the YAML's shape; `parse_spec` of it gives `spec` back.
-    `auth` is left out while unset (part 1 specs never have it)."""
+    `auth` and `from_part1` are left out while unset (part 1 specs never have them)."""
     data: dict[str, Any] = msgspec.json.decode(msgspec.json.encode(spec))  # lists, not tuples
     if data.get("auth") is None:
         data.pop("auth", None)
+    if not data.get("from_part1"):
+        data.pop("from_part1", None)
     return data
 
 

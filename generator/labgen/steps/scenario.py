@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Literal
 
+import msgspec
+
 from labgen.errors import LabgenError
 from labgen.spec import rules
 from labgen.spec.model import Host, LabSpec
@@ -53,6 +55,7 @@ class Step:
     run: str
     title: Text
     post: Outcome
+    claims: Text  # who claims `post`: the scenario's source, or labgen for a step it adds
     real: Deviation | None
     source: Source
     solution: bool
@@ -85,7 +88,15 @@ class Scenario:
     goals: tuple[Goal, ...]
     # Texts no report may show: the lab password and the base64 form docker login stores.
     secrets: tuple[str, ...] = ()
+    # A lab that continues from part 1 (spec from_part1): part 1's solution steps, which
+    # provisioning does once in every mode so that part 2 starts where part 1 ended, and
+    # the handout's note on that starting state.
+    setup: tuple[Step, ...] = ()
+    start: Text | None = None
 
+
+# Who claims the outcome of a step labgen adds: what labgen measured, not the source's.
+LABGEN_CLAIMS = Text(en="labgen's measurement", zh="labgen 的实测")
 
 # What every text a user sees (reports, progress, provisioning's log) shows for a secret.
 MASK = "********"
@@ -169,6 +180,7 @@ def load_scenario(spec: LabSpec) -> Scenario:
                 why=text(claimed["why"]),
             )
         post = outcome(item["post"])
+        source = item.get("source", "post")
         really_ok = real.outcome.ok if real else post.ok
         return Step(
             id=item["id"],
@@ -177,8 +189,9 @@ def load_scenario(spec: LabSpec) -> Scenario:
             run=fill(item["run"]),
             title=text(item["title"]),
             post=post,
+            claims=text(raw["claims"]) if source == "post" else LABGEN_CLAIMS,
             real=real,
-            source=item.get("source", "post"),
+            source=source,
             solution=item.get("solution", really_ok),
             done_if=fill(item["done_if"]) if "done_if" in item else None,
             stdout_lacks=fill(item["stdout_lacks"]) if "stdout_lacks" in item else None,
@@ -196,13 +209,30 @@ def load_scenario(spec: LabSpec) -> Scenario:
             hint=text(item["hint"]),
         )
 
+    def applies(item: dict[str, Any]) -> bool:
+        """Whether a step belongs to this lab: its `when` names a spec option that is on."""
+        return item.get("when") != "from_part1" or spec.from_part1
+
+    setup: tuple[Step, ...] = ()
+    start = None
+    if spec.from_part1:
+        part1 = msgspec.structs.replace(spec, scenario="insecure", from_part1=False, auth=None)
+        # Not the steps on clients: they only pull the image, which part 2 does not build
+        # on, and in solved mode they would race the registry host's part 2 (which removes
+        # the plain-HTTP registry); without part 1's copy, part 2's pull on a client counts.
+        setup = tuple(
+            s for s in load_scenario(part1).steps if s.solution and s.selector != "clients"
+        )
+        start = text(raw["from_part1"]) if "from_part1" in raw else None
     return Scenario(
         name=spec.scenario,
         title=text(raw["title"]),
         intro=text(raw["intro"]),
         claims=text(raw["claims"]),
         added=text(raw["added"]),
-        steps=tuple(step(item) for item in raw["steps"]),
+        steps=tuple(step(item) for item in raw["steps"] if applies(item)),
         goals=tuple(goal(item) for item in raw["goals"]),
         secrets=lab_secrets(spec),
+        setup=setup,
+        start=start,
     )

@@ -33,6 +33,8 @@ PLACEHOLDERS = (
 )
 SELECTORS = ("registry", "clients", "all")
 SOURCES = ("post", "labgen")
+# What a step's `when` may name: the spec options under which the step is part of the lab.
+CONDITIONS = ("from_part1",)
 
 # A field's check: (where, value) → problems; `where` names the field in messages.
 Check = Callable[[str, Any], Iterator[str]]
@@ -58,7 +60,7 @@ def _file(raw: Any) -> Iterator[str]:
     if not isinstance(raw, dict):
         yield f"expected a mapping with title, intro, claims, added, steps and goals, got {_kind(raw)}"
         return
-    yield from _fields("", raw, FILE_REQUIRED, {})
+    yield from _fields("", raw, FILE_REQUIRED, FILE_OPTIONAL)
     for section, required, optional in (
         ("steps", STEP_REQUIRED, STEP_OPTIONAL),
         ("goals", GOAL_REQUIRED, {}),
@@ -78,6 +80,8 @@ def _file(raw: Any) -> Iterator[str]:
                 yield f"{where}: expected a mapping, got {_kind(item)}"
                 continue
             yield from _fields(where, item, required, optional)
+            if item.get("when") == "from_part1" and "from_part1" not in raw:
+                yield f"{where}.when: the file has no from_part1 note for the handout; add one"
 
 
 def _fields(
@@ -134,7 +138,7 @@ def _list(where: str, value: Any) -> Iterator[str]:
 def _choice(*allowed: str) -> Check:
     def check(where: str, value: Any) -> Iterator[str]:
         if value not in allowed:
-            choices = ", ".join(allowed[:-1]) + f" or {allowed[-1]}"
+            choices = " or ".join(filter(None, (", ".join(allowed[:-1]), allowed[-1])))
             yield f"{where}: {_short(value)} is not valid; use {choices}"
 
     return check
@@ -184,6 +188,8 @@ FILE_REQUIRED: dict[str, Check] = {
     "steps": _list,
     "goals": _list,
 }
+# from_part1: the handout's note on the state a lab starting from part 1's end is in.
+FILE_OPTIONAL: dict[str, Check] = {"from_part1": _text}
 STEP_REQUIRED: dict[str, Check] = {
     "id": _plain,
     "hosts": _choice(*SELECTORS),
@@ -199,6 +205,7 @@ STEP_OPTIONAL: dict[str, Check] = {
     "stdout_lacks": _string,
     "retries": _retries,
     "shows": _text,
+    "when": _choice(*CONDITIONS),
 }
 GOAL_REQUIRED: dict[str, Check] = {
     "id": _plain,
