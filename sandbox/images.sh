@@ -43,6 +43,12 @@ have_image() {
     [ -z "${2:-}" ] || [ "$(docker image inspect -f '{{index .Config.Labels "labgen.stand-in"}}' "$1")" = "$2" ]
 }
 
+# The content of a template folder (node/, labbox/) as a key: the image built from it
+# carries it as its labgen.stand-in label, so an edited template rebuilds the image.
+template_key() {
+    (cd "$1" && find . -type f -print0 | sort -z | xargs -0 sha256sum) | sha256sum | cut -c1-16
+}
+
 # docker build, quiet unless it fails (hides the legacy-builder banner)
 dbuild() {
     local out
@@ -292,9 +298,10 @@ SRC
 }
 
 build_node() {
-    if have_image labgen/node:bookworm; then log "labgen/node:bookworm present"; return 0; fi
     [ -f "$NODE_TEMPLATE/Dockerfile" ] || die "missing $NODE_TEMPLATE/Dockerfile"
-    local tarball
+    local tarball key
+    key=$(template_key "$NODE_TEMPLATE")
+    if have_image labgen/node:bookworm "$key"; then log "labgen/node:bookworm present"; return 0; fi
     tarball=$(node_rootfs_tarball)
     if [ "$FORCE" -eq 1 ] || ! docker image inspect labgen/node-base:bookworm >/dev/null 2>&1; then
         if [ ! -s "$tarball" ]; then
@@ -307,7 +314,8 @@ build_node() {
             -c 'CMD ["/bin/bash"]' \
             "$tarball" labgen/node-base:bookworm >/dev/null
     fi
-    dbuild --build-arg BASE=labgen/node-base:bookworm -t labgen/node:bookworm "$NODE_TEMPLATE"
+    dbuild --build-arg BASE=labgen/node-base:bookworm --label "labgen.stand-in=$key" \
+        -t labgen/node:bookworm "$NODE_TEMPLATE"
     log "built labgen/node:bookworm"
 }
 
@@ -348,9 +356,11 @@ make_labbox_rootfs() {
 }
 
 build_labbox() {
-    if have_image labgen/labbox:bookworm; then log "labgen/labbox:bookworm present"; return 0; fi
+    local tarball ctx=$WORK/labbox plugin key
+    # The box carries the node image: either template changed rebuilds it.
+    key=$(printf '%s|%s' "$(template_key "$NODE_TEMPLATE")" "$(template_key "$LABBOX_TEMPLATE")" | sha256sum | cut -c1-16)
+    if have_image labgen/labbox:bookworm "$key"; then log "labgen/labbox:bookworm present"; return 0; fi
     docker image inspect labgen/node:bookworm >/dev/null 2>&1 || die "labgen/node:bookworm missing: run '$0 build' first"
-    local tarball ctx=$WORK/labbox plugin
     tarball=$(labbox_rootfs_tarball)
     if [ "$FORCE" -eq 1 ] || ! docker image inspect labgen/labbox-base:bookworm >/dev/null 2>&1; then
         [ -s "$tarball" ] || timed "labbox rootfs (chroot apt)" make_labbox_rootfs "$tarball"
@@ -371,7 +381,8 @@ build_labbox() {
     # load it once here and ship the engine's data root as a tarball the box unpacks.
     timed "labbox engine seed" seed_labbox "$ctx/rootfs/opt/labbox/docker-seed.tar"
     rm -f "$ctx/rootfs/opt/labbox/images/node.tar"
-    timed "docker build labbox" dbuild --build-arg BASE=labgen/labbox-base:bookworm -t labgen/labbox:bookworm "$ctx"
+    timed "docker build labbox" dbuild --build-arg BASE=labgen/labbox-base:bookworm \
+        --label "labgen.stand-in=$key" -t labgen/labbox:bookworm "$ctx"
     docker rmi labgen/labbox-stage:bookworm >/dev/null
     log "built labgen/labbox:bookworm"
 }
