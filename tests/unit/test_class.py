@@ -360,3 +360,17 @@ def test_class_of_part_2_gets_one_lab_password_kept_by_force(
     assert password and password in (tmp_path / "classes/ws/teacher/guide.en.md").read_text()
     assert labgen("class", "create", str(spec), "--force").exit_code == 0
     assert yaml.safe_load(lab_yaml.read_text(encoding="utf-8"))["auth"]["password"] == password
+
+
+def test_class_continuing_from_part_1_says_so_in_handouts_and_guide(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    lab = {"scenario": "secure", "from_part1": True}
+    spec = write_class(tmp_path, {"name": "ws", "students": 1, "lab": lab})
+    assert labgen("class", "create", str(spec)).exit_code == 0
+    guide = (tmp_path / "classes/ws/teacher/guide.en.md").read_text(encoding="utf-8")
+    handout = (tmp_path / "classes/ws/students/s01/handout.en.md").read_text(encoding="utf-8")
+    for text in (guide, handout):
+        assert "This lab starts where part 1 ended" in text
+        assert "daemon-json remove insecure-registries" in text
