@@ -6,6 +6,8 @@ forwarding. Images reach the guests through the hub on the lab bridge (192.168.5
 filled from the tarballs that sandbox/images.sh builds. The box is registered as
 debian/bookworm64, so the Vagrantfile is used exactly as rendered from a spec that only
 sets the libvirt driver and CPU model for this machine.
+
+One lab runs part 1, then continues with part 2 on the same VMs (spec from_part1).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from e2e_support import MIRROR, SOLVE_STATUSES, labgen, solve_statuses
+from e2e_support import MIRROR, SECURE_SOLVE_STATUSES, SOLVE_STATUSES, labgen, solve_statuses
 
 from helpers import REPO_ROOT, missing
 from labgen.backends.vmssh import VmShell, control_dir
@@ -33,6 +35,11 @@ mirror: {MIRROR}
 vagrant: {{libvirt_driver: qemu, libvirt_cpu_model: qemu64}}
 """
 
+
+# Part 2, continuing from where part 1's check left the same VMs.
+PART2 = "scenario: secure\nfrom_part1: true\n"
+# distribution's TLS listener answering plain HTTP (measured on the sandbox engine).
+TLS_ONLY = "Client sent an HTTP request to an HTTPS server."
 
 IMAGES_DIR = Path(os.environ.get("LABGEN_IMAGES_DIR", "/var/cache/labgen/images"))
 HUB_IMAGES = ("registry-2.tar", "nginx-alpine.tar")
@@ -194,6 +201,7 @@ def test_two_vm_lab_up_check_reprovision_down(
         assert again.returncode == 0, again.stderr[-2000:]
         assert again.stderr.count("(script unchanged, not sent)") == 2, again.stderr
         assert {h: daemon_json_digest(folder, h, vm_env) for h in ("registry", "client")} == digests
+        timings.update(continue_with_part_two(spec, folder, vm_env, tmp_path))
         print(f"\nvm lab timings (s): {json.dumps({k: round(v, 1) for k, v in timings.items()})}")
     finally:
         start = time.monotonic()
@@ -208,3 +216,64 @@ def test_two_vm_lab_up_check_reprovision_down(
         env={**os.environ},
     )
     assert "labgen-registry" not in listed.stdout and "labgen-client" not in listed.stdout
+
+
+def continue_with_part_two(
+    spec: Path, folder: Path, env: dict[str, str], tmp_path: Path
+) -> dict[str, float]:
+    """The same VMs, now in part 1's end state, become a part-2 lab (from_part1): the
+    checker replays part 2 with the verdicts compose gives, grading passes, and solved
+    mode over the finished lab redoes nothing, its steps running as the login user."""
+    timings: dict[str, float] = {}
+
+    def recreate(extra: str) -> None:
+        spec.write_text(SPEC + PART2 + extra)
+        made = labgen(env, "create", str(spec), "--out", str(folder), "--force", cwd=tmp_path)
+        assert made.returncode == 0, made.stderr
+
+    recreate("")
+    start = time.monotonic()
+    again = labgen(env, "provision", str(folder), cwd=tmp_path)  # sets part 1 up: all done
+    timings["part 2 provision"] = time.monotonic() - start
+    assert again.returncode == 0, again.stderr[-2000:]
+
+    start = time.monotonic()
+    check = labgen(env, "check", str(folder), "--json", cwd=tmp_path)  # auto: solves
+    timings["part 2 check"] = time.monotonic() - start
+    assert check.returncode == 0, check.stderr[-3000:] + check.stdout[-3000:]
+    report = json.loads(check.stdout)
+    assert report["mode"] == "solve"
+    assert solve_statuses(report) == {
+        **SECURE_SOLVE_STATUSES,
+        ("http-refused", "client"): "expected-failure",
+    }
+    status = {(r["id"], r["host"]): r["excerpt"] for r in report["results"]}
+    assert TLS_ONLY in status[("http-refused", "client")]
+    assert "/home/vagrant/.docker/config.json" in status[("login", "client")]
+
+    start = time.monotonic()
+    grade = labgen(env, "check", str(folder), "--mode", "grade", "--json", cwd=tmp_path)
+    timings["part 2 grade"] = time.monotonic() - start
+    assert grade.returncode == 0, grade.stdout + grade.stderr[-2000:]
+    assert {r["status"] for r in json.loads(grade.stdout)["results"]} == {"pass"}
+
+    # Solved mode over the finished lab: every done_if runs as vagrant and finds its
+    # effect (a done_if run as root would not see vagrant's login, and log in as root).
+    recreate("mode: solved\n")
+    again = subprocess.run(
+        ["vagrant", "provision"], cwd=folder, env=env, capture_output=True, text=True
+    )
+    assert again.returncode == 0, again.stdout[-2000:]
+    output = again.stdout + again.stderr  # Vagrant shows the script's stderr on either
+    for host in ("registry", "client"):
+        assert f"{host}: labgen-node: part 1's end state: set up before" in output
+        assert f"{host}: labgen-node: step login: already done" in output
+        assert f"{host}: labgen-node: step remove-insecure: already done" in output
+        root_login = subprocess.run(
+            ["vagrant", "ssh", host, "-c", "sudo test -e /root/.docker/config.json", "--", "-q"],
+            cwd=folder,
+            env=env,
+            capture_output=True,
+        )
+        assert root_login.returncode == 1, host
+    return timings
