@@ -66,6 +66,11 @@ def test_from_part1_solve_replays_part_two_then_grade_passes(make_lab, tmp_path:
     assert "REGISTRY_HTTP_TLS" not in running
     tags = live.sh("client", "curl -fsS http://192.168.56.101:5000/v2/nginx/tags/list")
     assert json.loads(tags)["tags"] == ["alpine"]
+    # Grading that state: part 1's entry is what "no insecure-registries entry" catches.
+    code, out, err = live.labgen("check", "--mode", "grade", "--json")
+    assert code == 1, err + out
+    failing = {(r["id"], r["host"]) for r in json.loads(out)["results"] if r["status"] == "fail"}
+    assert {("no-insecure-entry", "registry"), ("no-insecure-entry", "client")} <= failing
 
     code, out, err = live.labgen("check", "--json", "--junit", str(live.folder / "j.xml"))
     assert code == 0, err + out
