@@ -35,6 +35,9 @@ INSTALL_PACKAGES = {
 }
 
 
+ENGINE_STORAGE = {"docker": "/var/lib/docker", "podman": "/var/lib/containers"}
+
+
 def node_image(spec: LabSpec) -> str:
     """The compose nodes' image: built from node/ by `docker compose up --build`, or
     prepared offline under the same name."""
@@ -183,8 +186,10 @@ def _context(spec: LabSpec, scenario: Scenario) -> dict[str, Any]:
                 "name": host.name,
                 "ip": host.ip,
                 "role": host.role,
-                "volume_name": f"{host.name}-docker",
-                "volume": f"{host.name}-docker:/var/lib/docker",
+                "engine": host.engine,
+                # the engine's storage needs a real filesystem, not overlay on overlay
+                "volume_name": f"{host.name}-{host.engine}",
+                "volume": f"{host.name}-{host.engine}:{ENGINE_STORAGE[host.engine]}",
                 "solution": solution[host.name],
             }
             for host in spec.hosts
