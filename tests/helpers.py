@@ -85,12 +85,15 @@ def chromium(page: Path, tmp_path: Path, *args: str) -> subprocess.CompletedProc
 def console_messages(stderr: str) -> list[str]:
     """What the page wrote to the console, as chromium logs it (`...:CONSOLE(1)] "..."`).
 
-    Chromium's own "[Intervention]" notes (e.g. "Slow network is detected" when a loaded
-    machine is slow to read a local font) are about the browser, not the page: left out."""
+    Chromium's own notes are about the browser, not the page, and are left out: its
+    "[Intervention]"s (e.g. "Slow network is detected" when a loaded machine is slow to
+    read a local font), and whatever its own chrome:// pages log."""
     return [
         line
         for line in stderr.splitlines()
-        if ("CONSOLE" in line or "Uncaught" in line) and "[Intervention]" not in line
+        if ("CONSOLE" in line or "Uncaught" in line)
+        and "[Intervention]" not in line
+        and "source: chrome://" not in line
     ]
 
 

@@ -11,15 +11,38 @@ import jinja2
 import yaml
 
 from labgen.render import quoting
+from labgen.spec import rules
 from labgen.spec.model import Host, LabSpec
 from labgen.spec.parse import spec_to_data
 from labgen.steps.scenario import Scenario, Step, load_scenario, mask
 
 BackendChoice = Literal["vagrant", "compose", "all"]
 
-# The compose nodes' image: built from node/ by `docker compose up --build`,
-# or prepared offline under the same name.
-NODE_IMAGE = "labgen/node:bookworm"
+_NODE_COMMON = "iproute2 procps curl jq ca-certificates sudo"
+# The apt packages of a node, per Debian suite (sandbox/images.sh installs the same):
+# trixie's docker.io has no client (docker-cli), and podman's netavark needs nftables.
+NODE_PACKAGES = {
+    "bookworm": f"docker.io {_NODE_COMMON}",
+    "trixie": f"docker.io docker-cli podman nftables {_NODE_COMMON}",
+}
+
+
+# What provisioning installs on a host without Docker (a Vagrant box): Debian 13's docker.io
+# has no client (docker-cli); AppArmor's tools let dockerd start containers on Debian's kernel.
+INSTALL_PACKAGES = {
+    "debian-12": "docker.io jq curl ca-certificates apparmor",
+    "debian-13": "docker.io docker-cli jq curl ca-certificates apparmor",
+}
+
+
+ENGINE_STORAGE = {"docker": "/var/lib/docker", "podman": "/var/lib/containers"}
+
+
+def node_image(spec: LabSpec) -> str:
+    """The compose nodes' image: built from node/ by `docker compose up --build`, or
+    prepared offline under the same name."""
+    return f"labgen/node:{rules.OS_SUITES[spec.os]}"
+
 
 # The user `vagrant ssh` logs in as, and so the one the checker's commands run as on a
 # VM; solved-mode provisioning (root) runs the steps as this user too, so that both see
@@ -108,7 +131,14 @@ def render_handouts(
     context["steps"] = [
         {
             **step,
-            "question": options.questions and (step["real"] is not None or not step["post"].ok),
+            "variants": [
+                {
+                    **variant,
+                    "question": options.questions
+                    and (variant["real"] is not None or not variant["post"].ok),
+                }
+                for variant in step["variants"]
+            ],
         }
         for step in context["steps"]
     ]
@@ -160,8 +190,12 @@ def _context(spec: LabSpec, scenario: Scenario) -> dict[str, Any]:
         "push_image": str(spec.push_ref),
         "registry_host": spec.registry_host.name,
         "first_client": spec.clients[0].name,
-        "node_image": NODE_IMAGE,
+        "node_image": node_image(spec),
+        "install_packages": INSTALL_PACKAGES[spec.os],
+        "node_base": f"debian:{rules.OS_SUITES[spec.os]}-slim",
+        "node_packages": NODE_PACKAGES[rules.OS_SUITES[spec.os]],
         "vagrant": spec.vagrant,
+        "box": spec.box,
         "host_pattern": "|".join(quoting.shell(name) for name in host_names),
         "host_list": ", ".join(host_names),
         "hosts": [
@@ -169,8 +203,10 @@ def _context(spec: LabSpec, scenario: Scenario) -> dict[str, Any]:
                 "name": host.name,
                 "ip": host.ip,
                 "role": host.role,
-                "volume_name": f"{host.name}-docker",
-                "volume": f"{host.name}-docker:/var/lib/docker",
+                "engine": host.engine,
+                # the engine's storage needs a real filesystem, not overlay on overlay
+                "volume_name": f"{host.name}-{host.engine}",
+                "volume": f"{host.name}-{host.engine}:{ENGINE_STORAGE[host.engine]}",
                 "solution": provisioned(solution, host),
                 "setup": provisioned(scenario.setup, host),
             }
@@ -179,12 +215,32 @@ def _context(spec: LabSpec, scenario: Scenario) -> dict[str, Any]:
         "scenario": scenario,
         "setup": bool(scenario.setup),
         "login_user": VAGRANT_LOGIN_USER,
-        "steps": [
-            {**step_context(step), "number": number}
-            for number, step in enumerate(scenario.steps, start=1)
-        ],
+        "steps": _handout_steps(scenario),
+        # a lab with more than one engine labels each command with its engine
+        "engine_labels": len({host.engine for host in spec.hosts}) > 1,
         "goals": scenario.goals,
     }
+
+
+def _handout_steps(scenario: Scenario) -> list[dict[str, Any]]:
+    """The handout's numbered steps: a step that differs per engine is one entry, with
+    one variant (hosts, command, claims) per engine."""
+    entries: list[dict[str, Any]] = []
+    for step in scenario.steps:
+        if entries and entries[-1]["id"] == step.id:
+            entries[-1]["variants"].append(step_context(step))
+            continue
+        entries.append(
+            {
+                "id": step.id,
+                "number": len(entries) + 1,
+                "title": step.title,
+                "source": step.source,
+                "shows": step.shows,
+                "variants": [step_context(step)],
+            }
+        )
+    return entries
 
 
 def step_context(step: Step) -> dict[str, Any]:
@@ -196,6 +252,7 @@ def step_context(step: Step) -> dict[str, Any]:
         "title": step.title,
         "selector": step.selector,
         "host_names": ", ".join(host.name for host in step.hosts),
+        "engine": step.engine,
         "source": step.source,
         "post": step.post,
         "claims": step.claims,
