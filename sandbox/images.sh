@@ -4,7 +4,8 @@
 #                                      taken from engine.sh env when unset)
 #        images.sh build [--force] SUITE...  only these node images (bookworm, trixie);
 #                                      the default builds both
-#        images.sh labbox [--force]  the lab box image of hosted classes (after build)
+#        images.sh labbox [--force] [SUITE]  the lab box image of hosted classes, carrying
+#                                      that suite's node image (default trixie; after build)
 set -euo pipefail
 
 SELF=$(readlink -f "${BASH_SOURCE[0]}")
@@ -19,7 +20,9 @@ CACHE=/var/cache/labgen
 IMG_CACHE=$CACHE/images
 # the node images' Debian suites: bookworm = spec os debian-12, trixie = debian-13
 NODE_SUITES="bookworm trixie"
-LABBOX_SUITE=bookworm  # the hosted class's box and the node image it carries
+# The hosted class's box runs on bookworm whatever its nodes run: the lab's claims are
+# the nodes' engines', and each box carries one suite's node image (labgen/labbox:SUITE).
+LABBOX_SUITE=bookworm
 MIRROR=${LABGEN_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 SECURITY_MIRROR=${LABGEN_DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
 NODE_PKGS_COMMON="iproute2 procps curl jq ca-certificates sudo"
@@ -371,45 +374,46 @@ make_labbox_rootfs() {
     log "cached $tarball ($(du -h "$tarball" | cut -f1))"
 }
 
+# build_labbox SUITE: labgen/labbox:SUITE, a box whose nodes run labgen/node:SUITE
 build_labbox() {
-    local tarball ctx=$WORK/labbox plugin key
+    local suite=$1 tarball ctx=$WORK/labbox-$1 plugin key
     # The box carries the node image: either template changed rebuilds it.
     key=$(printf '%s|%s' "$(template_key "$NODE_TEMPLATE")" "$(template_key "$LABBOX_TEMPLATE")" | sha256sum | cut -c1-16)
-    if have_image labgen/labbox:bookworm "$key"; then log "labgen/labbox:bookworm present"; return 0; fi
-    docker image inspect labgen/node:bookworm >/dev/null 2>&1 || die "labgen/node:bookworm missing: run '$0 build' first"
+    if have_image "labgen/labbox:$suite" "$key"; then log "labgen/labbox:$suite present"; return 0; fi
+    docker image inspect "labgen/node:$suite" >/dev/null 2>&1 || die "labgen/node:$suite missing: run '$0 build $suite' first"
     tarball=$(labbox_rootfs_tarball)
-    if [ "$FORCE" -eq 1 ] || ! docker image inspect labgen/labbox-base:bookworm >/dev/null 2>&1; then
+    if [ "$FORCE" -eq 1 ] || ! docker image inspect labgen/labbox-base:$LABBOX_SUITE >/dev/null 2>&1; then
         [ -s "$tarball" ] || timed "labbox rootfs (chroot apt)" make_labbox_rootfs "$tarball"
         timed "docker import labbox-base" docker import \
             -c 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
-            "$tarball" labgen/labbox-base:bookworm >/dev/null
+            "$tarball" labgen/labbox-base:$LABBOX_SUITE >/dev/null
     fi
     plugin=$(docker info --format '{{range .ClientInfo.Plugins}}{{if eq .Name "compose"}}{{.Path}}{{end}}{{end}}')
     [ -n "$plugin" ] || die "no docker compose plugin: run engine.sh deps"
     cp -r "$LABBOX_TEMPLATE" "$ctx"
     mkdir -p "$ctx/rootfs/usr/libexec/docker/cli-plugins" "$ctx/rootfs/opt/labbox/images" "$ctx/rootfs/etc/labbox/runtimes"
     cp "$(readlink -f "$plugin")" "$ctx/rootfs/usr/libexec/docker/cli-plugins/docker-compose"
-    docker save -o "$ctx/rootfs/opt/labbox/images/node.tar" labgen/node:bookworm
+    docker save -o "$ctx/rootfs/opt/labbox/images/node.tar" "labgen/node:$suite"
     cp -a "$HUB_STORAGE" "$ctx/rootfs/opt/labbox/hub"
     fix_mtimes "$ctx"
-    timed "docker build labbox stage" dbuild --build-arg BASE=labgen/labbox-base:bookworm -t labgen/labbox-stage:bookworm "$ctx"
+    timed "docker build labbox stage" dbuild --build-arg BASE=labgen/labbox-base:$LABBOX_SUITE -t "labgen/labbox-stage:$suite" "$ctx"
     # A box's engine would spend most of its start in `docker load` of the node image;
     # load it once here and ship the engine's data root as a tarball the box unpacks.
-    timed "labbox engine seed" seed_labbox "$ctx/rootfs/opt/labbox/docker-seed.tar"
+    timed "labbox engine seed" seed_labbox "$suite" "$ctx/rootfs/opt/labbox/docker-seed.tar"
     rm -f "$ctx/rootfs/opt/labbox/images/node.tar"
-    timed "docker build labbox" dbuild --build-arg BASE=labgen/labbox-base:bookworm \
-        --label "labgen.stand-in=$key" -t labgen/labbox:bookworm "$ctx"
-    docker rmi labgen/labbox-stage:bookworm >/dev/null
-    log "built labgen/labbox:bookworm"
+    timed "docker build labbox" dbuild --build-arg BASE=labgen/labbox-base:$LABBOX_SUITE \
+        --label "labgen.stand-in=$key" -t "labgen/labbox:$suite" "$ctx"
+    docker rmi "labgen/labbox-stage:$suite" >/dev/null
+    log "built labgen/labbox:$suite"
 }
 
-# seed_labbox TAR: the data root of a box engine that has loaded the node image
+# seed_labbox SUITE TAR: the data root of a box engine that has loaded the node image
 seed_labbox() {
-    local out=$1 volume=labgen-labbox-seed
+    local suite=$1 out=$2 volume=labgen-labbox-seed
     docker volume rm -f "$volume" >/dev/null
     # shellcheck disable=SC2016
     docker run --rm --privileged --runtime labgen-runc -v "$volume:/var/lib/docker" \
-        --entrypoint /bin/sh labgen/labbox-stage:bookworm -c '
+        --entrypoint /bin/sh "labgen/labbox-stage:$suite" -c '
             dockerd >/dev/null 2>&1 & pid=$!
             until docker info >/dev/null 2>&1; do sleep 0.3; done
             docker load -q -i /opt/labbox/images/node.tar >&2
@@ -471,13 +475,15 @@ cmd_build() {
 
 cmd_labbox() {
     [ "$(id -u)" -eq 0 ] || die "must run as root"
-    [ "${1:-}" = --force ] && FORCE=1
+    if [ "${1:-}" = --force ]; then FORCE=1; shift; fi
+    local suite=${1:-trixie}
+    node_pkgs "$suite" >/dev/null
     docker info >/dev/null 2>&1 || die "no engine at $DOCKER_HOST: run engine.sh up"
-    timed "labgen/labbox:bookworm" build_labbox
+    timed "labgen/labbox:$suite" build_labbox "$suite"
 }
 
 case "${1:-}" in
     build) shift; cmd_build "$@" ;;
     labbox) shift; cmd_labbox "$@" ;;
-    *) echo "usage: $0 build|labbox [--force]" >&2; exit 2 ;;
+    *) echo "usage: $0 build [--force] [SUITE...] | labbox [--force] [SUITE]" >&2; exit 2 ;;
 esac

@@ -23,8 +23,6 @@ from labgen.steps.scenario import load_scenario
 
 SEED = "ab" * 32
 HOSTED = {"server": "lab.example.org", "ssh_ports": "2200-2299"}
-# The lab box carries Debian 12's node image: hosted classes run os debian-12.
-HOSTED_LAB = {"os": "debian-12"}
 PROBLEM_LINE = re.compile(r"^[^\s:][^:\n]*: [^\n]*; [^\n]+$")
 
 
@@ -79,13 +77,7 @@ def test_lab_inline_or_as_a_path(tmp_path: Path) -> None:
 
 def test_hosted_ports_follow_the_roster() -> None:
     hosted, _ = parse_class(
-        {
-            "name": "ws",
-            "students": ["a", "b", "c"],
-            "delivery": "hosted",
-            "lab": HOSTED_LAB,
-            "hosted": HOSTED,
-        },
+        {"name": "ws", "students": ["a", "b", "c"], "delivery": "hosted", "hosted": HOSTED},
         Path("."),
     )
     assert [hosted.ssh_port(s) for s in hosted.students] == [2200, 2201, 2202]
@@ -128,7 +120,6 @@ BAD_CLASSES: list[tuple[str, dict[str, Any], str, str]] = [
             "name": "ws",
             "students": 3,
             "delivery": "hosted",
-            "lab": HOSTED_LAB,
             "hosted": {**HOSTED, "ssh_ports": "2200-2201"},
         },
         "hosted.ssh_ports",
@@ -140,7 +131,6 @@ BAD_CLASSES: list[tuple[str, dict[str, Any], str, str]] = [
             "name": "ws",
             "students": 3,
             "delivery": "hosted",
-            "lab": HOSTED_LAB,
             "hosted": {**HOSTED, "ssh_ports": "22-90"},
         },
         "hosted.ssh_ports",
@@ -222,13 +212,7 @@ def test_class_schema_agrees_with_the_parser() -> None:
 
 
 def hosted_class(tmp_path: Path, students: Any = ("alice", "bob", "carol")) -> Any:
-    raw = {
-        "name": "ws",
-        "students": list(students),
-        "delivery": "hosted",
-        "lab": HOSTED_LAB,
-        "hosted": HOSTED,
-    }
+    raw = {"name": "ws", "students": list(students), "delivery": "hosted", "hosted": HOSTED}
     return parse_class(raw, tmp_path)[0]
 
 
@@ -311,14 +295,7 @@ def test_class_create_writes_secrets_privately_and_never_prints_them(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     spec = write_class(
-        tmp_path,
-        {
-            "name": "ws",
-            "students": ["alice"],
-            "delivery": "hosted",
-            "lab": HOSTED_LAB,
-            "hosted": HOSTED,
-        },
+        tmp_path, {"name": "ws", "students": ["alice"], "delivery": "hosted", "hosted": HOSTED}
     )
     result = labgen("class", "create", str(spec))
     assert result.exit_code == 0, result.output
@@ -339,8 +316,7 @@ def test_class_create_is_deterministic_and_keeps_passwords(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     spec = write_class(
-        tmp_path,
-        {"name": "ws", "students": 3, "delivery": "hosted", "lab": HOSTED_LAB, "hosted": HOSTED},
+        tmp_path, {"name": "ws", "students": 3, "delivery": "hosted", "hosted": HOSTED}
     )
     assert labgen("class", "create", str(spec)).exit_code == 0
     folder = tmp_path / "classes" / "ws"

@@ -83,6 +83,15 @@ def lab(tmp_path: Path) -> Lab:
     return Lab(path=folder, spec=spec)
 
 
+@pytest.mark.parametrize(("os_name", "image"), [("debian-12", "bookworm"), ("debian-13", "trixie")])
+def test_the_box_carries_the_node_image_of_the_labs_os(
+    tmp_path: Path, os_name: str, image: str
+) -> None:
+    spec, _ = parse_spec({"os": os_name})
+    box = LabBox(Lab(path=tmp_path, spec=spec), Seat("ws1", "alice", 2201, "pw"), Limits())
+    assert box.image == f"labgen/labbox:{image}"
+
+
 def make_box(lab: Lab, fake: FakeDocker, runtime: Runtime | None = None) -> LabBox:
     seat = Seat("ws1", "alice", 2201, "s3cret")
     return LabBox(lab, seat, Limits(cpus=1.5, memory="512M", pids=300), runtime=runtime, run=fake)
@@ -111,7 +120,8 @@ def test_up_from_nothing_creates_network_volume_and_a_limited_labelled_box(
         "--runtime wrap-runc",
     ):
         assert expected in flags
-    assert create[-1] == "labgen/labbox:bookworm"
+    # The box carries the node image of the lab's os (debian-13 by default).
+    assert create[-1] == "labgen/labbox:trixie"
     network = next(c for c in fake.calls if c[1:3] == ["network", "create"])
     volume = next(c for c in fake.calls if c[1:3] == ["volume", "create"])
     assert "labgen.student=alice" in network and "labgen.student=alice" in volume

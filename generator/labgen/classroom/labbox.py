@@ -24,8 +24,8 @@ from labgen.backends.base import ExecResult, HostStatus, Progress, host_statuses
 from labgen.backends.compose import READY_COMMAND, runtime_override
 from labgen.errors import LabgenError
 from labgen.lab import Lab
+from labgen.spec import rules
 
-BOX_IMAGE = "labgen/labbox:bookworm"
 CLASS_LABEL = "labgen.class"
 STUDENT_LABEL = "labgen.student"
 # The box's boot script reports here how starting the lab went.
@@ -33,6 +33,13 @@ BOX_READY = (
     "test -f /run/labbox/ready && exit 0; "
     "test -f /run/labbox/failed && { cat /run/labbox/failed; exit 3; }; exit 1"
 )
+
+
+def box_image(lab: Lab) -> str:
+    """The box image whose engine holds the node image of the lab's `os`
+    (`sandbox/images.sh labbox SUITE` builds it)."""
+    return f"labgen/labbox:{rules.OS_SUITES[lab.spec.os]}"
+
 
 Runner = Callable[[Sequence[str], float], ExecResult]
 
@@ -85,7 +92,7 @@ class LabBox:
         seat: Seat,
         limits: Limits,
         *,
-        image: str = BOX_IMAGE,
+        image: str | None = None,
         runtime: Runtime | None = None,
         ready_timeout: float = 300.0,
         run: Runner = _run,
@@ -93,7 +100,7 @@ class LabBox:
         self.lab = lab
         self.seat = seat
         self.limits = limits
-        self.image = image
+        self.image = image or box_image(lab)
         self.runtime = runtime
         self.ready_timeout = ready_timeout
         self.run = run
