@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from labgen.render.plan import VAGRANT_LOGIN_USER, plan_lab
+from labgen.render.plan import plan_lab
 from labgen.spec.parse import parse_spec
+from labgen.spec.rules import VAGRANT_LOGIN_USER
 from labgen.steps.scenario import MASK
 
 PASSWORD = "Lab-pass.2026"

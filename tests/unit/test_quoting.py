@@ -18,8 +18,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from labgen.render import quoting
-from labgen.render.plan import VAGRANT_LOGIN_USER, plan_lab
+from labgen.render.plan import plan_lab
 from labgen.spec.model import Host, LabSpec, RegistrySettings, VagrantSettings
+from labgen.spec.rules import VAGRANT_LOGIN_USER
 
 # Any text a file can hold: NUL aside (no argument or file line can carry it), surrogates
 # aside (not encodable).

@@ -23,7 +23,7 @@ from labgen.backends.base import ExecResult, HostStatus, Progress, host_statuses
 from labgen.backends.vmssh import Note, VmShell
 from labgen.errors import LabgenError
 from labgen.lab import Lab
-from labgen.render.plan import VAGRANT_LOGIN_USER
+from labgen.spec.rules import VAGRANT_LOGIN_USER
 
 # `vagrant up` prints "==> registry: Booting VM..."; these lines name machine and stage
 # (its indented detail lines, "==> registry:  -- Graphics Port: ...", are left out).

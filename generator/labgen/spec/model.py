@@ -267,6 +267,12 @@ class LabSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         return self.network.network_address + 1
 
     @property
+    def node_image(self) -> str:
+        """The compose nodes' image: built from node/ by `docker compose up --build`, or
+        prepared offline under the same name (sandbox/images.sh)."""
+        return f"labgen/node:{rules.OS_SUITES[self.os]}"
+
+    @property
     def box(self) -> str:
         """The Vagrant box of every VM: the spec's, or Debian's box of `os`."""
         return self.vagrant.box or rules.OS_BOXES[self.os]

@@ -86,3 +86,8 @@ VIRTUALBOX_HOST_ONLY_RANGE = IPv4Network("192.168.56.0/21")
 MAX_SPEC_BYTES = 64 * 1024
 MAX_YAML_DEPTH = 20
 MAX_YAML_NODES = 10_000
+
+# The user `vagrant ssh` logs in as, and so the one the checker's commands run as on a
+# VM; solved-mode provisioning (root) runs the steps as this user too, so that both see
+# the same home (~/.docker/config.json after `docker login`).
+VAGRANT_LOGIN_USER = "vagrant"
