@@ -1,0 +1,153 @@
+"""Run each combination: create a lab in a temp folder, bring it up on the compose backend,
+replay the tutorial (check --mode solve), take it down, and keep per step and host what the
+engine did. One combination failing is recorded and the others still run."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from labgen import __version__
+from labgen.backends.base import Backend
+from labgen.check import report as render
+from labgen.check import runner
+from labgen.check.results import CheckResult
+from labgen.errors import LabgenError, UsageError, os_error_line
+from labgen.lab import open_lab
+from labgen.live import down_lab, make_backend, up_lab
+from labgen.matrix.model import MATRIX_FORMAT, Cell, Combo, Matrix, Run
+from labgen.render.plan import plan_lab
+from labgen.render.write import write_lab
+from labgen.spec.parse import parse_spec, spec_to_data, with_password
+from labgen.steps.scenario import load_scenario
+from labgen.submit import utc_text
+
+COMBOS = (
+    Combo("part1-debian12-docker", "debian-12, docker", {"scenario": "insecure"}),
+    Combo("part2-debian12-docker", "debian-12, docker", {"scenario": "secure"}),
+)
+# The engine a host's steps ran on, as `docker version` names it.
+ENGINE_PROBE = "printf 'docker %s' \"$(docker version --format '{{.Server.Version}}')\""
+
+Echo = Callable[[str], None]
+
+
+def select(only: Sequence[str]) -> list[Combo]:
+    """The combinations named in `only` (all when empty), in the matrix's order."""
+    names = [c.name for c in COMBOS]
+    unknown = [name for name in only if name not in names]
+    if unknown:
+        raise UsageError(
+            f"--only {','.join(unknown)}: no such combination; use one of {', '.join(names)}"
+        )
+    return [c for c in COMBOS if not only or c.name in only]
+
+
+def run_matrix(
+    combos: Sequence[Combo], mirror: str | None, runtime: str | None, timeout: float, echo: Echo
+) -> Matrix:
+    started = datetime.now(UTC)
+    runs = []
+    for index, combo in enumerate(combos, start=1):
+        echo(f"matrix: [{index}/{len(combos)}] {combo.name}")
+        with tempfile.TemporaryDirectory(prefix="labgen-matrix-") as work:
+            run = run_combo(combo, Path(work) / combo.name, mirror, runtime, timeout, echo)
+        echo(f"matrix: {combo.name}: {summary(run)}")
+        runs.append(run)
+    return Matrix(format=MATRIX_FORMAT, labgen=__version__, date=utc_text(started), runs=runs)
+
+
+def summary(run: Run) -> str:
+    counts: dict[str, int] = {}
+    for cell in run.cells:
+        counts[cell.status] = counts.get(cell.status, 0) + 1
+    told = ", ".join(f"{n} {status}" for status, n in counts.items())
+    times = ", ".join(f"{phase} {s:.1f} s" for phase, s in run.seconds.items())
+    return f"{run.error or told} ({times})"
+
+
+def run_combo(
+    combo: Combo,
+    folder: Path,
+    mirror: str | None,
+    runtime: str | None,
+    timeout: float,
+    echo: Echo,
+) -> Run:
+    """Create, up, solve, down; whatever fails is the run's `error`, and down always runs
+    once up was tried."""
+    run = Run(combo.name, combo.label, str(combo.spec.get("scenario")), combo.spec, {}, "", {}, [])
+    errors: list[str] = []
+    lab = None
+    try:
+        data: dict[str, Any] = {"name": f"matrix-{combo.name}", **combo.spec}
+        spec = with_password(parse_spec({**data, "mirror": mirror} if mirror else data)[0])
+        run.spec = spec_to_data(spec)
+        run.spec.get("auth", {}).pop("password", None)
+        write_lab(plan_lab(spec, "compose"), folder, force=False)
+        lab = open_lab(folder)
+        with _timed(run, "up"):
+            up_lab(lab, "compose", runtime, None)
+        backend = make_backend(lab, "compose")
+
+        def on_start(item: str, host: str, index: int, total: int) -> None:
+            echo(f"matrix: {combo.name}: [{index}/{total}] {item} on {host}")
+
+        with _timed(run, "check"):
+            report = runner.solve(
+                backend, load_scenario(spec), spec.name, timeout, on_start, _ignore
+            )
+        run.engines = _engines(backend, [h.name for h in spec.hosts], timeout)
+        run.cells = [_cell(result, run.engines) for result in render.to_dict(report)["results"]]
+    except LabgenError as error:
+        errors.append(str(error))
+    except OSError as error:
+        errors.append(os_error_line(error))
+    finally:
+        if lab is not None:
+            try:
+                with _timed(run, "down"):
+                    down_lab(lab, "compose")
+            except LabgenError as error:
+                errors.append(str(error))
+    run.error = "; ".join(line for e in errors for line in e.splitlines())
+    return run
+
+
+@contextmanager
+def _timed(run: Run, phase: str) -> Iterator[None]:
+    """Record how long `phase` took, also when it fails."""
+    clock = time.monotonic()
+    try:
+        yield
+    finally:
+        run.seconds[phase] = round(time.monotonic() - clock, 1)
+
+
+def _engines(backend: Backend, hosts: list[str], timeout: float) -> dict[str, str]:
+    found = {}
+    for host in hosts:
+        probe = backend.exec(host, ENGINE_PROBE, timeout)
+        found[host] = probe.stdout.strip() if probe.exit_code == 0 else "unknown"
+    return found
+
+
+def _cell(result: dict[str, Any], engines: dict[str, str]) -> Cell:
+    return Cell(
+        step=result["id"],
+        host=result["host"],
+        engine=engines[result["host"]],
+        claim=result["expected"],
+        status=result["status"],
+        text="" if result["status"] == "pass" else result["excerpt"],
+        detail=result["detail"],
+    )
+
+
+def _ignore(result: CheckResult) -> None:
+    """Results are read from the finished report; progress comes from on_start."""
