@@ -2,6 +2,8 @@
 # Offline images for the labgen sandbox engine (see engine.sh).
 # Usage: images.sh build [--force]   (DOCKER_HOST must point at the sandbox engine;
 #                                      taken from engine.sh env when unset)
+#        images.sh build [--force] SUITE...  only these node images (bookworm, trixie);
+#                                      the default builds both
 #        images.sh labbox [--force]  the lab box image of hosted classes (after build)
 set -euo pipefail
 
@@ -15,10 +17,21 @@ HUB_STORAGE=/var/lib/labgen-sandbox/hub
 [ "${LABGEN_SANDBOX:-sbx}" = sbx ] || HUB_STORAGE=/var/lib/labgen-$LABGEN_SANDBOX-sandbox/hub
 CACHE=/var/cache/labgen
 IMG_CACHE=$CACHE/images
-SUITE=bookworm
+# the node images' Debian suites: bookworm = spec os debian-12, trixie = debian-13
+NODE_SUITES="bookworm trixie"
+LABBOX_SUITE=bookworm  # the hosted class's box and the node image it carries
 MIRROR=${LABGEN_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 SECURITY_MIRROR=${LABGEN_DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
-NODE_PKGS="docker.io iproute2 procps curl jq ca-certificates sudo"
+NODE_PKGS_COMMON="iproute2 procps curl jq ca-certificates sudo"
+# node_pkgs SUITE: the node's packages. Trixie's docker.io has no client (docker-cli,
+# a Recommends), and netavark needs nft (nftables, a Recommends) for podman run.
+node_pkgs() {
+    case "$1" in
+        bookworm) echo "docker.io $NODE_PKGS_COMMON" ;;
+        trixie) echo "docker.io docker-cli podman nftables $NODE_PKGS_COMMON" ;;
+        *) die "unknown node suite $1 (bookworm or trixie)" ;;
+    esac
+}
 NODE_TEMPLATE=$REPO/templates/node
 LABBOX_PKGS="openssh-server docker-registry dnsmasq-base"
 LABBOX_TEMPLATE=$REPO/templates/labbox
@@ -246,32 +259,34 @@ DF
 }
 
 # ---------------------------------------------------------------- labgen/node
+# node_rootfs_tarball SUITE: the cached rootfs of that suite's node, keyed by its recipe
 node_rootfs_tarball() {
-    local key
-    key=$(printf '%s|%s|%s|%s|v2' "$SUITE" minbase "$NODE_PKGS" "$(dpkg --print-architecture)" | sha256sum | cut -c1-16)
-    echo "$CACHE/node-rootfs-$SUITE-$key.tar.gz"
+    local suite=$1 key
+    key=$(printf '%s|%s|%s|%s|v2' "$suite" minbase "$(node_pkgs "$suite")" "$(dpkg --print-architecture)" | sha256sum | cut -c1-16)
+    echo "$CACHE/node-rootfs-$suite-$key.tar.gz"
 }
 
 make_node_rootfs() {
-    local tarball=$1 root=$WORK/rootfs
+    local suite=$1 tarball=$2 root=$WORK/rootfs pkgs
+    pkgs=$(node_pkgs "$suite")
     command -v debootstrap >/dev/null || die "debootstrap missing: run engine.sh deps"
     mkdir -p "$CACHE/debs"
-    log "debootstrap $SUITE minbase from $MIRROR (main namespace: package traffic)"
-    debootstrap --variant=minbase --cache-dir="$CACHE/debs" "$SUITE" "$root" "$MIRROR" \
+    log "debootstrap $suite minbase from $MIRROR (main namespace: package traffic)"
+    debootstrap --variant=minbase --cache-dir="$CACHE/debs" "$suite" "$root" "$MIRROR" \
         >"$WORK/debootstrap.log" 2>&1 || { tail -n 30 "$WORK/debootstrap.log" >&2; die "debootstrap failed"; }
     cat >"$root/etc/apt/sources.list" <<SRC
-deb $MIRROR $SUITE main
-deb $MIRROR $SUITE-updates main
-deb $SECURITY_MIRROR $SUITE-security main
+deb $MIRROR $suite main
+deb $MIRROR $suite-updates main
+deb $SECURITY_MIRROR $suite-security main
 SRC
     printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
     chmod 755 "$root/usr/sbin/policy-rc.d"
     cp /etc/resolv.conf "$root/etc/resolv.conf"
     mount -t proc proc "$root/proc"
-    log "chroot apt-get install $NODE_PKGS"
+    log "chroot apt-get install $pkgs"
     # shellcheck disable=SC2086
     chroot "$root" /bin/sh -c "export DEBIAN_FRONTEND=noninteractive LC_ALL=C; \
-        apt-get update -q && apt-get install -y -q --no-install-recommends $NODE_PKGS" \
+        apt-get update -q && apt-get install -y -q --no-install-recommends $pkgs" \
         >"$WORK/chroot-apt.log" 2>&1 || { umount -l "$root/proc"; tail -n 30 "$WORK/chroot-apt.log" >&2; die "chroot apt-get failed"; }
     umount "$root/proc"
     chroot "$root" apt-get clean
@@ -286,29 +301,30 @@ SRC
     tar --numeric-owner --xattrs -C "$root" -czf "$tarball.tmp" .
     mv -f "$tarball.tmp" "$tarball"
     # drop rootfs tarballs of other package lists
-    find "$CACHE" -maxdepth 1 -name "node-rootfs-$SUITE-*.tar.gz" ! -path "$tarball" -delete
+    find "$CACHE" -maxdepth 1 -name "node-rootfs-$suite-*.tar.gz" ! -path "$tarball" -delete
     rm -rf "$root"
     log "cached $tarball ($(du -h "$tarball" | cut -f1))"
 }
 
+# build_node SUITE: labgen/node:SUITE
 build_node() {
-    if have_image labgen/node:bookworm; then log "labgen/node:bookworm present"; return 0; fi
+    local suite=$1 tarball
+    if have_image "labgen/node:$suite"; then log "labgen/node:$suite present"; return 0; fi
     [ -f "$NODE_TEMPLATE/Dockerfile" ] || die "missing $NODE_TEMPLATE/Dockerfile"
-    local tarball
-    tarball=$(node_rootfs_tarball)
-    if [ "$FORCE" -eq 1 ] || ! docker image inspect labgen/node-base:bookworm >/dev/null 2>&1; then
+    tarball=$(node_rootfs_tarball "$suite")
+    if [ "$FORCE" -eq 1 ] || ! docker image inspect "labgen/node-base:$suite" >/dev/null 2>&1; then
         if [ ! -s "$tarball" ]; then
-            timed "node rootfs (debootstrap + chroot apt)" make_node_rootfs "$tarball"
+            timed "node rootfs $suite (debootstrap + chroot apt)" make_node_rootfs "$suite" "$tarball"
         else
             log "using cached $tarball"
         fi
-        timed "docker import node-base" docker import \
+        timed "docker import node-base:$suite" docker import \
             -c 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
             -c 'CMD ["/bin/bash"]' \
-            "$tarball" labgen/node-base:bookworm >/dev/null
+            "$tarball" "labgen/node-base:$suite" >/dev/null
     fi
-    dbuild --build-arg BASE=labgen/node-base:bookworm -t labgen/node:bookworm "$NODE_TEMPLATE"
-    log "built labgen/node:bookworm"
+    dbuild --build-arg "BASE=labgen/node-base:$suite" -t "labgen/node:$suite" "$NODE_TEMPLATE"
+    log "built labgen/node:$suite"
 }
 
 # ---------------------------------------------------------------- labgen/labbox
@@ -317,13 +333,13 @@ build_node() {
 # rootfs; the node image, the hub's storage and the compose plugin go in as files.
 labbox_rootfs_tarball() {
     local key
-    key=$(printf '%s|%s|v1' "$(node_rootfs_tarball)" "$LABBOX_PKGS" | sha256sum | cut -c1-16)
-    echo "$CACHE/labbox-rootfs-$SUITE-$key.tar.gz"
+    key=$(printf '%s|%s|v1' "$(node_rootfs_tarball "$LABBOX_SUITE")" "$LABBOX_PKGS" | sha256sum | cut -c1-16)
+    echo "$CACHE/labbox-rootfs-$LABBOX_SUITE-$key.tar.gz"
 }
 
 make_labbox_rootfs() {
     local tarball=$1 root=$WORK/boxroot node
-    node=$(node_rootfs_tarball)
+    node=$(node_rootfs_tarball "$LABBOX_SUITE")
     [ -s "$node" ] || die "missing $node: run '$0 build' first"
     mkdir -p "$root"
     tar --numeric-owner -xzf "$node" -C "$root"
@@ -342,7 +358,7 @@ make_labbox_rootfs() {
     : >"$root/etc/resolv.conf"
     tar --numeric-owner --xattrs -C "$root" -czf "$tarball.tmp" .
     mv -f "$tarball.tmp" "$tarball"
-    find "$CACHE" -maxdepth 1 -name "labbox-rootfs-$SUITE-*.tar.gz" ! -path "$tarball" -delete
+    find "$CACHE" -maxdepth 1 -name "labbox-rootfs-$LABBOX_SUITE-*.tar.gz" ! -path "$tarball" -delete
     rm -rf "$root"
     log "cached $tarball ($(du -h "$tarball" | cut -f1))"
 }
@@ -430,13 +446,14 @@ push_all() {
 
 cmd_build() {
     [ "$(id -u)" -eq 0 ] || die "must run as root"
-    [ "${1:-}" = --force ] && FORCE=1
+    if [ "${1:-}" = --force ]; then FORCE=1; shift; fi
+    local t0=$SECONDS suites=${*:-$NODE_SUITES} suite
+    for suite in $suites; do node_pkgs "$suite" >/dev/null; done
     docker info >/dev/null 2>&1 || die "no engine at $DOCKER_HOST: run engine.sh up"
-    local t0=$SECONDS
     timed "registry:2" build_registry
     timed "nginx:alpine" build_nginx
     timed "httpd:2" build_httpd
-    timed "labgen/node:bookworm" build_node
+    for suite in $suites; do timed "labgen/node:$suite" build_node "$suite"; done
     timed "hub push + tarballs" push_all
     log "TIMING total: $((SECONDS - t0))s"
 }

@@ -102,7 +102,7 @@ def class_dir(tmp_path: Path) -> Path:
         "name": CLASS,
         "delivery": "hosted",
         "students": list(STUDENTS),
-        "lab": {"mirror": MIRROR},
+        "lab": {"mirror": MIRROR, "os": "debian-12"},
         "hosted": {"server": "127.0.0.1", "ssh_ports": "2201-2210"},
     }
     classroom, _ = parse_class(raw, tmp_path)

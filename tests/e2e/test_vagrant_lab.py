@@ -4,7 +4,7 @@ The VMs run under QEMU's software emulation (this machine's KVM cannot run norma
 guests), on isolated libvirt networks made by sandbox/vm/libvirt.sh: no NAT, no DNS
 forwarding. Images reach the guests through the hub on the lab bridge (192.168.56.1:5555),
 filled from the tarballs that sandbox/images.sh builds. The box is registered as
-debian/bookworm64, so the Vagrantfile is used exactly as rendered from a spec that only
+debian/bookworm64 (the spec pins os: debian-12 until the Debian 13 box is built here), so the Vagrantfile is used exactly as rendered from a spec that only
 sets the libvirt driver and CPU model for this machine.
 """
 
@@ -29,6 +29,7 @@ pytestmark = pytest.mark.vm
 
 VAGRANT_HOME = "/var/lib/labgen-vm/vagrant.d"
 SPEC = f"""name: vm-lab
+os: debian-12
 mirror: {MIRROR}
 vagrant: {{libvirt_driver: qemu, libvirt_cpu_model: qemu64}}
 """

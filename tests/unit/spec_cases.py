@@ -243,7 +243,7 @@ BAD_SPECS: list[tuple[str, Any, str, str]] = [
         "unknown-top-key",
         {"nmae": "lab"},
         "nmae",
-        "unknown field; use one of: name, scenario, mode",
+        "unknown field; use one of: name, scenario, os, mode",
     ),
     (
         "unknown-registry-key",

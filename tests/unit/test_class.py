@@ -23,6 +23,8 @@ from labgen.steps.scenario import load_scenario
 
 SEED = "ab" * 32
 HOSTED = {"server": "lab.example.org", "ssh_ports": "2200-2299"}
+# The lab box carries Debian 12's node image: hosted classes run os debian-12.
+HOSTED_LAB = {"os": "debian-12"}
 PROBLEM_LINE = re.compile(r"^[^\s:][^:\n]*: [^\n]*; [^\n]+$")
 
 
@@ -77,7 +79,13 @@ def test_lab_inline_or_as_a_path(tmp_path: Path) -> None:
 
 def test_hosted_ports_follow_the_roster() -> None:
     hosted, _ = parse_class(
-        {"name": "ws", "students": ["a", "b", "c"], "delivery": "hosted", "hosted": HOSTED},
+        {
+            "name": "ws",
+            "students": ["a", "b", "c"],
+            "delivery": "hosted",
+            "lab": HOSTED_LAB,
+            "hosted": HOSTED,
+        },
         Path("."),
     )
     assert [hosted.ssh_port(s) for s in hosted.students] == [2200, 2201, 2202]
@@ -120,6 +128,7 @@ BAD_CLASSES: list[tuple[str, dict[str, Any], str, str]] = [
             "name": "ws",
             "students": 3,
             "delivery": "hosted",
+            "lab": HOSTED_LAB,
             "hosted": {**HOSTED, "ssh_ports": "2200-2201"},
         },
         "hosted.ssh_ports",
@@ -131,6 +140,7 @@ BAD_CLASSES: list[tuple[str, dict[str, Any], str, str]] = [
             "name": "ws",
             "students": 3,
             "delivery": "hosted",
+            "lab": HOSTED_LAB,
             "hosted": {**HOSTED, "ssh_ports": "22-90"},
         },
         "hosted.ssh_ports",
@@ -212,7 +222,13 @@ def test_class_schema_agrees_with_the_parser() -> None:
 
 
 def hosted_class(tmp_path: Path, students: Any = ("alice", "bob", "carol")) -> Any:
-    raw = {"name": "ws", "students": list(students), "delivery": "hosted", "hosted": HOSTED}
+    raw = {
+        "name": "ws",
+        "students": list(students),
+        "delivery": "hosted",
+        "lab": HOSTED_LAB,
+        "hosted": HOSTED,
+    }
     return parse_class(raw, tmp_path)[0]
 
 
@@ -295,7 +311,14 @@ def test_class_create_writes_secrets_privately_and_never_prints_them(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     spec = write_class(
-        tmp_path, {"name": "ws", "students": ["alice"], "delivery": "hosted", "hosted": HOSTED}
+        tmp_path,
+        {
+            "name": "ws",
+            "students": ["alice"],
+            "delivery": "hosted",
+            "lab": HOSTED_LAB,
+            "hosted": HOSTED,
+        },
     )
     result = labgen("class", "create", str(spec))
     assert result.exit_code == 0, result.output
@@ -316,7 +339,8 @@ def test_class_create_is_deterministic_and_keeps_passwords(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     spec = write_class(
-        tmp_path, {"name": "ws", "students": 3, "delivery": "hosted", "hosted": HOSTED}
+        tmp_path,
+        {"name": "ws", "students": 3, "delivery": "hosted", "lab": HOSTED_LAB, "hosted": HOSTED},
     )
     assert labgen("class", "create", str(spec)).exit_code == 0
     folder = tmp_path / "classes" / "ws"

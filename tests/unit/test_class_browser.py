@@ -19,6 +19,7 @@ def _class_folder(tmp_path: Path) -> Path:
         "name": "ws",
         "students": "roster.csv",
         "delivery": "hosted",
+        "lab": {"os": "debian-12"},
         "hosted": {"server": "lab.example.org", "ssh_ports": "2200-2210"},
     }
     folder = tmp_path / "classes" / "ws"

@@ -186,6 +186,7 @@ def class_folder(tmp_path: Path, delivery: str) -> Path:
         "delivery": delivery,
         "students": "roster.csv",
         "hosted": {"server": "lab.example.org"},
+        "lab": {"os": "debian-12"},
     }
     (folder / "class.yaml").write_text(yaml.safe_dump(spec), encoding="utf-8")
     (folder / "roster.csv").write_text("id,name\nalice,\nbob,Bob\n", encoding="utf-8")

@@ -301,7 +301,7 @@ def test_class_commands_refuse_a_byod_class_and_a_bad_runtime(tmp_path: Path) ->
     with pytest.raises(UsageError, match="not a hosted class"):
         run_hosted(tmp_path, "up", 2, None, None)
     (tmp_path / "class.yaml").write_text(
-        "name: ws1\ndelivery: hosted\nstudents: 2\nhosted: {server: lab.example.org}\n"
+        "name: ws1\ndelivery: hosted\nlab: {os: debian-12}\nstudents: 2\nhosted: {server: lab.example.org}\n"
     )
     with pytest.raises(UsageError, match="--runtime x: use NAME=PATH"):
         run_hosted(tmp_path, "up", 2, None, "x")

@@ -343,7 +343,7 @@ def test_load_spec_recursive_alias_is_one_line(spec_file: Callable[[Any], Path])
     with pytest.raises(SpecError) as caught:
         load_spec(spec_file("hosts: &h [*h]\n"))
     assert caught.value.problems == [
-        "hosts[0]: [[[...]]] is not valid; use a mapping with: name, ip, role",
+        "hosts[0]: [[[...]]] is not valid; use a mapping with: name, ip, role, engine",
         "hosts: 1 entry is too few; use at least 2",
     ]
 

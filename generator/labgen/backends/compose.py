@@ -10,7 +10,7 @@ from pathlib import Path
 from labgen.backends.base import ExecResult, HostStatus, Progress, host_statuses, run_process
 from labgen.errors import LabgenError
 from labgen.lab import Lab
-from labgen.render.plan import NODE_IMAGE
+from labgen.render.plan import node_image
 
 # A node is ready when its provisioning has finished and its engine answers.
 READY_COMMAND = "test -f /run/labgen/provisioned && docker info >/dev/null 2>&1"
@@ -76,7 +76,7 @@ class ComposeBackend:
         if started.exit_code != 0:
             raise LabgenError(
                 f"docker compose up failed: {_last_line(started.output)}; the node image "
-                f"{NODE_IMAGE} is built from node/ (debian:bookworm-slim + apt: needs internet); "
+                f"{node_image(self.lab.spec)} is built from node/ (Debian + apt: needs internet); "
                 "offline, build it first with `sandbox/images.sh build`"
             )
         self._wait_ready(progress)

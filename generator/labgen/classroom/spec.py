@@ -144,6 +144,13 @@ def parse_class(raw: object, base: Path) -> tuple[Classroom, list[str]]:
     delivery: Delivery = fields.get("delivery", "byod")
     if delivery == "hosted":
         _check_hosted(hosted, len(students), problems)
+        # The lab box (sandbox/images.sh labbox) carries Debian 12's node image only.
+        if lab is not None and lab.os != "debian-12":
+            problems.add(
+                "lab.os",
+                f"{lab.os}: a hosted class's lab box runs debian-12 nodes only; "
+                "set os: debian-12 in the lab",
+            )
     if problems.lines or lab is None or "name" not in fields:
         raise SpecError(problems.lines)
     return Classroom(fields["name"], lab, delivery, students, hosted), warnings

@@ -21,6 +21,8 @@ Role = Literal["registry", "client"]
 Mode = Literal["student", "solved"]
 Scenario = Literal["insecure", "secure"]
 LibvirtDriver = Literal["kvm", "qemu"]
+Os = Literal["debian-12", "debian-13"]
+Engine = Literal["docker", "podman"]
 
 Name = Annotated[
     str,
@@ -63,6 +65,13 @@ class Host(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     name: HostName
     ip: Ip
     role: Role
+    engine: Annotated[
+        Engine,
+        Meta(
+            description="The host's container engine: docker, or podman (clients only, "
+            "os debian-13); the registry host runs docker.",
+        ),
+    ] = "docker"
 
     @property
     def address(self) -> IPv4Address:
@@ -99,14 +108,18 @@ class AuthSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 
 class VagrantSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    box: Annotated[
-        str,
-        Meta(
-            pattern=rules.BOX_PATTERN,
-            description="Vagrant box of every VM.",
-            extra={"fix": "use a box name such as debian/bookworm64"},
-        ),
-    ] = "debian/bookworm64"
+    box: (
+        Annotated[
+            str,
+            Meta(
+                pattern=rules.BOX_PATTERN,
+                description="Vagrant box of every VM; null = Debian's box of `os` "
+                "(debian/bookworm64, debian/trixie64).",
+                extra={"fix": "use a box name such as debian/trixie64, or leave it out"},
+            ),
+        ]
+        | None
+    ) = None
     memory: Annotated[
         int,
         Meta(ge=rules.MEMORY_RANGE_MB[0], le=rules.MEMORY_RANGE_MB[1], description="MiB per VM."),
@@ -162,6 +175,13 @@ class LabSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             "secure = part 2, TLS and basic auth."
         ),
     ] = "insecure"
+    os: Annotated[
+        Os,
+        Meta(
+            description="The hosts' Debian release: debian-12 (Docker 20.10) or debian-13 "
+            "(Docker 26.1, podman 5.4). It picks the compose node image and the Vagrant box.",
+        ),
+    ] = "debian-13"
     mode: Annotated[
         Mode,
         Meta(
@@ -236,6 +256,11 @@ class LabSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     def gateway(self) -> IPv4Address:
         """The subnet's first address: the host side of the lab network (bridge or host-only)."""
         return self.network.network_address + 1
+
+    @property
+    def box(self) -> str:
+        """The Vagrant box of every VM: the spec's, or Debian's box of `os`."""
+        return self.vagrant.box or rules.OS_BOXES[self.os]
 
     @property
     def registry_host(self) -> Host:

@@ -44,11 +44,14 @@ def parse_spec(raw: object) -> tuple[LabSpec, list[str]]:
     """Validate raw data (as loaded from YAML). Raises SpecError listing every problem."""
     if not isinstance(raw, Mapping):
         raise SpecError(["spec: the top level must be a mapping of fields; see `labgen schema`"])
+    raw = _os_of_box(raw)
     problems = Problems()
     spec = decode(raw, LabSpec, "", problems)
     subnet = _subnet(raw.get("subnet", LabSpec().subnet), problems)
     _port(raw.get("registry"), problems)
-    _hosts(raw.get("hosts"), subnet, problems)
+    os_name = raw.get("os", LabSpec().os)
+    _hosts(raw.get("hosts"), subnet, os_name, problems)
+    _box(raw.get("vagrant"), os_name, problems)
     registry = raw.get("registry")
     secure = raw.get("scenario") == "secure"
     if secure and isinstance(registry, Mapping) and registry.get("port") == rules.CA_SHARE_PORT:
@@ -66,6 +69,30 @@ def parse_spec(raw: object) -> tuple[LabSpec, list[str]]:
     if spec.mirror:
         spec = msgspec.structs.replace(spec, mirror=spec.mirror.rstrip("/"))
     return spec, _warnings(spec)
+
+
+def _os_of_box(raw: Mapping[Any, Any]) -> Mapping[Any, Any]:
+    """Without `os`, a Debian box says which release the spec means: a lab.yaml written
+    before `os` existed names debian/bookworm64 and stays on Debian 12."""
+    vagrant = raw.get("vagrant")
+    box = vagrant.get("box") if isinstance(vagrant, Mapping) else None
+    os_of = {b: o for o, b in rules.OS_BOXES.items()}
+    if "os" in raw or not isinstance(box, str) or box not in os_of:
+        return raw
+    return {**raw, "os": os_of[box]}
+
+
+def _box(vagrant: object, os_name: object, problems: Problems) -> None:
+    """A box Debian publishes for another release than `os` is a contradiction; other boxes
+    (local, custom) are the spec writer's to match."""
+    box = vagrant.get("box") if isinstance(vagrant, Mapping) else None
+    other = {b: o for o, b in rules.OS_BOXES.items() if o != os_name}
+    if os_name in rules.OS_BOXES and isinstance(box, str) and box in other:
+        problems.add(
+            "vagrant.box",
+            f"{box} is the box of {other[box]} but os is {os_name}; "
+            f"remove vagrant.box or set it to {rules.OS_BOXES[os_name]}",
+        )
 
 
 def _subnet(value: object, problems: Problems) -> IPv4Network | None:
@@ -115,7 +142,7 @@ def _port(registry: object, problems: Problems) -> None:
         )
 
 
-def _hosts(value: object, subnet: IPv4Network | None, problems: Problems) -> None:
+def _hosts(value: object, subnet: IPv4Network | None, os_name: object, problems: Problems) -> None:
     """Rules across hosts, on every host field that decoded well (decode reported the rest),
     so one broken entry hides no other problem."""
     if not isinstance(value, list):
@@ -131,6 +158,19 @@ def _hosts(value: object, subnet: IPv4Network | None, problems: Problems) -> Non
             )
         if ip is not None and subnet is not None:
             _host_ip(IPv4Address(ip), f"hosts[{index}].ip", subnet, problems)
+        if fields.get("engine") == "podman":
+            if fields.get("role") == "registry":
+                problems.add(
+                    f"hosts[{index}].engine",
+                    "the registry host runs the registry with `docker run`, as the tutorial "
+                    "does; remove engine or set it to docker",
+                )
+            elif os_name != "debian-13":
+                problems.add(
+                    f"hosts[{index}].engine",
+                    f"podman clients are measured on debian-13 only, and os is {os_name}; "
+                    "set os: debian-13 or engine: docker",
+                )
     for field in ("name", "ip"):
         seen: dict[str, int] = {}
         for index, fields in enumerate(entries):

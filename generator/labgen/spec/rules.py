@@ -51,6 +51,10 @@ MIRROR_PATTERN = anchored(rf"https?://{_DOMAIN}/?")
 # A Vagrant box name as Vagrant Cloud spells them (`debian/bookworm64`) or a local name.
 BOX_PATTERN = anchored(r"[A-Za-z0-9][A-Za-z0-9._-]*(?:/[A-Za-z0-9][A-Za-z0-9._-]*)?")
 
+# Each `os`: the Vagrant box Debian publishes for it, and the compose node image's tag.
+OS_BOXES = {"debian-12": "debian/bookworm64", "debian-13": "debian/trixie64"}
+OS_SUITES = {"debian-12": "bookworm", "debian-13": "trixie"}
+
 # A libvirt/QEMU CPU model name (`qemu64`, `Skylake-Client-IBRS`).
 CPU_MODEL_PATTERN = anchored(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 

@@ -134,7 +134,7 @@ start_docker() {
 }
 
 install_docker() {
-    if command -v dockerd >/dev/null && command -v jq >/dev/null && command -v curl >/dev/null; then
+    if command -v dockerd >/dev/null && command -v docker >/dev/null && command -v jq >/dev/null && command -v curl >/dev/null; then
         return 0
     fi
     command -v apt-get >/dev/null \
@@ -143,7 +143,8 @@ install_docker() {
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -q
     # Debian's kernel confines containers with AppArmor; dockerd needs its tools to start them.
-    apt-get install -y -q --no-install-recommends docker.io jq curl ca-certificates apparmor
+    # shellcheck disable=SC2086
+    apt-get install -y -q --no-install-recommends docker.io docker-cli jq curl ca-certificates apparmor
 }
 
 # run_step ID ATTEMPTS DONE_IF COMMAND: one of the tutorial's steps, skipped when
