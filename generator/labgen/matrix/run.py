@@ -28,8 +28,14 @@ from labgen.steps.scenario import load_scenario
 from labgen.submit import utc_text
 
 COMBOS = (
-    Combo("part1-debian12-docker", "debian-12, docker", {"scenario": "insecure"}),
-    Combo("part2-debian12-docker", "debian-12, docker", {"scenario": "secure"}),
+    Combo(
+        "part1-debian12-docker", "debian-12, docker", {"scenario": "insecure", "os": "debian-12"}
+    ),
+    Combo(
+        "part1-debian13-docker", "debian-13, docker", {"scenario": "insecure", "os": "debian-13"}
+    ),
+    Combo("part2-debian12-docker", "debian-12, docker", {"scenario": "secure", "os": "debian-12"}),
+    Combo("part2-debian13-docker", "debian-13, docker", {"scenario": "secure", "os": "debian-13"}),
 )
 # The engine a host's steps ran on, as `docker version` names it.
 ENGINE_PROBE = "printf 'docker %s' \"$(docker version --format '{{.Server.Version}}')\""
