@@ -156,3 +156,15 @@ def test_cli_refuses_an_unknown_combination_and_a_non_markdown_out(tmp_path: Pat
     assert done.exit_code == 2
     assert "give a .md file" in done.output
     assert not list(tmp_path.iterdir())
+
+
+def test_an_engine_with_its_own_claim_gets_its_own_row() -> None:
+    matrix = committed()
+    matrix.runs = [r for r in matrix.runs if r.scenario == "insecure"][:2]
+    claim = "failure with 'pinging container registry'"
+    next(c for c in matrix.runs[1].cells if c.step == "pull-lan-before-config").claim = claim
+    rows = [
+        line for line in markdown.render(matrix, "m.json").splitlines() if "before-config" in line
+    ]
+    assert rows[0].endswith("| fails as claimed [1] | — |")
+    assert rows[1] == f"| `pull-lan-before-config` | client | {claim} | — | fails as claimed [2] |"

@@ -32,7 +32,9 @@ def render(matrix: Matrix, json_name: str) -> str:
         "part 2): **holds**; **fails as claimed** (with the error the claim quotes); "
         "**deviates** (the engine does something else, which the scenario data documents as "
         "`real`); **FAILS** (neither: the scenario data is wrong for that engine); "
-        "**skipped** (an earlier step failed). Numbers point to what the engine printed.",
+        "**skipped** (an earlier step failed); **not run** (the run stopped before it); **—** "
+        "(this engine has a claim of its own here, in its own row). Numbers point to what the "
+        "engine printed.",
         "",
         "## Runs",
         "",
@@ -63,18 +65,26 @@ def _counts(run: Run) -> str:
 
 
 def _part(runs: list[Run]) -> list[str]:
-    """The table of one part (rows in the tutorial's order) and its numbered texts."""
-    rows: dict[tuple[str, str], str] = {}
+    """The table of one part and its numbered texts. A row is a claim: a step on a host
+    with what is claimed there (an engine with claims of its own gets rows of its own),
+    in the tutorial's order."""
+    rank: dict[str, int] = {}
+    rows: list[tuple[str, str, str]] = []
     for run in runs:
-        for cell in run.cells:
-            rows.setdefault((cell.step, cell.host), cell.claim)
+        for index, cell in enumerate(run.cells):
+            rank[cell.step] = min(rank.get(cell.step, index), index)
+            if (cell.step, cell.host, cell.claim) not in rows:
+                rows.append((cell.step, cell.host, cell.claim))
+    rows.sort(key=lambda row: rank[row[0]])
     cells = {(run.name, c.step, c.host): c for run in runs for c in run.cells}
     head = ["step", "host", "claim", *(f"{run.label} ({run.name})" for run in runs)]
     table = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     notes: list[str] = []
-    for (step, host), claim in rows.items():
+    for step, host, claim in rows:
         row = [f"`{step}`", host, _cell_text(claim)]
-        row += [_verdict(cells.get((run.name, step, host)), run, notes) for run in runs]
+        for run in runs:
+            found = cells.get((run.name, step, host))
+            row.append("—" if found and found.claim != claim else _verdict(found, run, notes))
         table.append("| " + " | ".join(row) + " |")
     return [*table, "", "### What the engines printed", "", "\n\n".join(notes)]
 
