@@ -39,6 +39,7 @@ def test_matrix_of_one_combination(engine: dict[str, str], tmp_path: Path) -> No
     [run] = data["runs"]
     assert run["name"] == "part1-debian12-docker" and run["error"] == ""
     assert set(run["seconds"]) == {"up", "check", "down"}
+    assert run["registry"].startswith("registry:2: registry github.com/docker/distribution 2.")
     assert {h: e.split(".")[0] for h, e in run["engines"].items()} == {
         "registry": "docker 20",
         "client": "docker 20",

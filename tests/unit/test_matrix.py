@@ -139,6 +139,7 @@ def test_one_combination_failing_does_not_stop_the_next(
     assert {r.error for r in matrix.runs} == {"compose up: no such image labgen/node:bookworm"}
     assert downs == [f"matrix-{combo.name}" for combo in run.COMBOS]
     assert all(set(r.seconds) == {"up", "down"} and not r.cells for r in matrix.runs)
+    assert {r.registry for r in matrix.runs} == {""}
     secure = next(r for r in matrix.runs if r.scenario == "secure")
     assert "password" not in secure.spec["auth"]
     assert lines[-1].startswith(f"matrix: {run.COMBOS[-1].name}: compose up: no such image")

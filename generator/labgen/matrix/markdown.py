@@ -38,8 +38,8 @@ def render(matrix: Matrix, json_name: str) -> str:
         "",
         "## Runs",
         "",
-        "| combination | engines | result | up | check | down |",
-        "|---|---|---|---|---|---|",
+        "| combination | engines | registry | result | up | check | down |",
+        "|---|---|---|---|---|---|---|",
     ]
     for run in matrix.runs:
         engines = ", ".join(f"{host}: {engine}" for host, engine in run.engines.items()) or "—"
@@ -47,7 +47,8 @@ def render(matrix: Matrix, json_name: str) -> str:
             f"{run.seconds[p]:.1f} s" if p in run.seconds else "—" for p in ("up", "check", "down")
         ]
         result = f"stopped: {_cell_text(run.error)}" if run.error else _counts(run)
-        lines.append(f"| {run.name} | {engines} | {result} | {' | '.join(times)} |")
+        registry = _cell_text(run.registry) or "—"
+        lines.append(f"| {run.name} | {engines} | {registry} | {result} | {' | '.join(times)} |")
     for scenario, title in PARTS.items():
         runs = [run for run in matrix.runs if run.scenario == scenario]
         if runs:

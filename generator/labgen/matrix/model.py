@@ -47,6 +47,7 @@ class Run(msgspec.Struct, forbid_unknown_fields=True):
     scenario: str
     spec: dict[str, Any]  # the lab's spec as lab.yaml holds it, without the password
     engines: dict[str, str]  # host -> engine and version
+    registry: str  # the registry image and the version it reports
     error: str  # why the run stopped early ("" when it did not)
     seconds: dict[str, float]  # up, check, down
     cells: list[Cell]

@@ -21,8 +21,10 @@ from labgen.errors import LabgenError, UsageError, os_error_line
 from labgen.lab import open_lab
 from labgen.live import down_lab, make_backend, up_lab
 from labgen.matrix.model import MATRIX_FORMAT, Cell, Combo, Matrix, Run
+from labgen.render import quoting
 from labgen.render.plan import plan_lab
 from labgen.render.write import write_lab
+from labgen.spec.model import LabSpec
 from labgen.spec.parse import parse_spec, spec_to_data, with_password
 from labgen.steps.scenario import load_scenario
 from labgen.submit import utc_text
@@ -39,6 +41,12 @@ COMBOS = (
 )
 # The engine a host's steps ran on, as `docker version` names it.
 ENGINE_PROBE = "printf 'docker %s' \"$(docker version --format '{{.Server.Version}}')\""
+# The registry the steps talked to: its own version line, and whether the image is the
+# stand-in sandbox/images.sh builds offline (it carries this label).
+REGISTRY_PROBE = (
+    "docker exec registry registry --version | tail -n 1 && "
+    "docker image inspect --format '{{{{index .Config.Labels \"labgen.stand-in\"}}}}' {image}"
+)
 
 Echo = Callable[[str], None]
 
@@ -87,7 +95,17 @@ def run_combo(
 ) -> Run:
     """Create, up, solve, down; whatever fails is the run's `error`, and down always runs
     once up was tried."""
-    run = Run(combo.name, combo.label, str(combo.spec.get("scenario")), combo.spec, {}, "", {}, [])
+    run = Run(
+        name=combo.name,
+        label=combo.label,
+        scenario=str(combo.spec.get("scenario")),
+        spec=combo.spec,
+        engines={},
+        registry="",
+        error="",
+        seconds={},
+        cells=[],
+    )
     errors: list[str] = []
     lab = None
     try:
@@ -109,6 +127,7 @@ def run_combo(
                 backend, load_scenario(spec), spec.name, timeout, on_start, _ignore
             )
         run.engines = _engines(backend, [h.name for h in spec.hosts], timeout)
+        run.registry = _registry(backend, spec, timeout)
         run.cells = [_cell(result, run.engines) for result in render.to_dict(report)["results"]]
     except LabgenError as error:
         errors.append(str(error))
@@ -141,6 +160,17 @@ def _engines(backend: Backend, hosts: list[str], timeout: float) -> dict[str, st
         probe = backend.exec(host, ENGINE_PROBE, timeout)
         found[host] = probe.stdout.strip() if probe.exit_code == 0 else "unknown"
     return found
+
+
+def _registry(backend: Backend, spec: LabSpec, timeout: float) -> str:
+    """`registry github.com/docker/distribution 2.8.2+ds1`, and whether it is the stand-in."""
+    probe = REGISTRY_PROBE.format(image=quoting.shell(spec.registry.image))
+    found = backend.exec(spec.registry_host.name, probe, timeout)
+    lines = found.stdout.splitlines()
+    if found.exit_code != 0 or not lines:
+        return "unknown"
+    stand_in = " (labgen's offline stand-in)" if len(lines) > 1 and lines[1].strip() else ""
+    return f"{spec.registry.image}: {lines[0].strip()}{stand_in}"
 
 
 def _cell(result: dict[str, Any], engines: dict[str, str]) -> Cell:
