@@ -12,6 +12,7 @@ from typing import Any
 
 from labgen.backends.base import ExecResult, HostStatus, Progress
 from labgen.check import report as render
+from labgen.check import runner
 from labgen.check.results import CheckReport, CheckResult
 from labgen.spec.parse import parse_spec
 from labgen.steps.scenario import load_scenario
@@ -56,6 +57,8 @@ class StudentLab:
             return ExecResult(255, "", f"ssh: connect to host {host}: Connection refused", 0.01)
         if command == "docker info --format '{{.ID}}'":
             return ExecResult(0, f"{self.engine}-{host}\n", "", 0.01)
+        if command == runner.VERSION_COMMANDS["docker"]:
+            return ExecResult(0, "26.1.5+dfsg1\n", "", 0.01)
         goal = next(g for g in SCENARIO.goals if g.run == command)
         if (goal.id, host) in self.holds:
             return ExecResult(0, "", "", 0.01)

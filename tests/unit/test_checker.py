@@ -34,8 +34,11 @@ class ScriptedBackend:
 
     name = "scripted"
 
-    def __init__(self, overrides: dict[str, list[ExecResult]] | None = None) -> None:
+    def __init__(
+        self, overrides: dict[str, list[ExecResult]] | None = None, version: str = "20.10.24+dfsg1"
+    ) -> None:
         self.overrides = overrides or {}
+        self.version = version
         self.calls: list[tuple[str, str]] = []
         self.restarted: set[str] = set()  # hosts whose engine re-read daemon.json
 
@@ -44,6 +47,8 @@ class ScriptedBackend:
         for marker, answers in self.overrides.items():
             if marker in command and answers:
                 return answers.pop(0) if len(answers) > 1 else answers[0]
+        if command == runner.VERSION_COMMANDS["docker"]:
+            return ok(self.version + "\n")
         if command == "sudo systemctl restart docker":
             self.restarted.add(host)
         return self.real_docker(host, command)
@@ -91,6 +96,32 @@ def test_real_docker_gives_expected_failure_and_two_deviations(scenario: Scenari
     assert before.excerpt.endswith("http: server gave HTTP response to HTTPS client")
     after = next(r for r in results if r.id == "pull-lan-after-config")
     assert "the post claims failure" in after.detail and "never sees the host:port" in after.detail
+
+
+@pytest.mark.parametrize("version", ["20.10.24+dfsg1", "26.1.5+dfsg1"])
+def test_each_verdict_names_the_engine_and_version_it_is_for(
+    scenario: Scenario, version: str
+) -> None:
+    report = runner.solve(
+        ScriptedBackend(version=version), scenario, "lab", 5, lambda *a: None, lambda r: None
+    )
+    assert report.ok
+    assert {r.engine for r in report.results} == {f"docker {version}"}
+    assert report.engines == {"registry": f"docker {version}", "client": f"docker {version}"}
+    after = next(r for r in report.results if r.id == "pull-lan-after-config")
+    assert f"real docker {version}: success" in after.detail
+
+
+@pytest.mark.parametrize("version", ["27.0.1", "not a version"])
+def test_a_deviation_is_never_assumed_on_an_unmeasured_version(
+    scenario: Scenario, version: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(runner, "RETRY_PAUSE_S", 0.0)
+    # Measured on docker-20 and docker-26 only: elsewhere the post's claim must hold.
+    results = solve(ScriptedBackend(version=version), scenario, timeout=5)
+    after = next(r for r in results if r.id == "pull-lan-after-config")
+    assert after.status == "fail"
+    assert "it succeeded, but the post claims failure" in after.detail
 
 
 def test_the_posts_claim_holding_is_a_pass_not_a_deviation(scenario: Scenario) -> None:

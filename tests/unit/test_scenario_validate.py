@@ -35,7 +35,7 @@ VALID: dict[str, Any] = {
          "post": "ok"},
         {"id": "pull-lan", "hosts": "clients", "run": "docker pull {lan_ref}", "title": text(),
          "post": {"error": "http: server gave HTTP response to HTTPS client"},
-         "real": {"outcome": "ok", "why": text()}, "retries": 3, "solution": True,
+         "real": {"docker-20": {"outcome": "ok", "why": text()}}, "retries": 3, "solution": True,
          "done_if": "docker image inspect {lan_ref}", "source": "post",
          "stdout_lacks": "{repository} ", "shows": text()},
         {"id": "info", "hosts": "all", "post": "ok", "title": text(),
@@ -86,7 +86,7 @@ def test_unknown_host_selector() -> None:
 def test_unknown_keys() -> None:
     assert problems(lambda d: d["steps"][0].update(retry=3)) == [
         "test.yaml: steps[0] (pull): unknown key 'retry'; use one of id, hosts, run, title, post, "
-        "real, source, solution, done_if, stdout_lacks, retries, shows"
+        "engines, real, source, solution, done_if, stdout_lacks, retries, shows"
     ]
     assert problems(lambda d: d["goals"][0]["title"].update(fr="Tirer")) == [
         "test.yaml: goals[0] (has-image).title: unknown key 'fr'; use one of en, zh"
@@ -159,20 +159,29 @@ def test_missing_required_fields() -> None:
             "steps[1] (pull-lan).post.error: expected text, got 404",
         ),
         (
-            {"real": {"outcome": "maybe", "why": TEXT}},
-            "steps[1] (pull-lan).real.outcome: 'maybe' is not valid; use ok or error",
+            {"real": {"docker-20": {"outcome": "maybe", "why": TEXT}}},
+            "steps[1] (pull-lan).real.docker-20.outcome: 'maybe' is not valid; use ok or error",
         ),
         (
-            {"real": {"outcome": "error", "why": TEXT}},
-            "steps[1] (pull-lan).real: outcome error needs the error text it shows",
+            {"real": {"docker-26": {"outcome": "error", "why": TEXT}}},
+            "steps[1] (pull-lan).real.docker-26: outcome error needs the error text it shows",
         ),
         (
-            {"real": {"outcome": "ok", "error": "x", "why": TEXT}},
-            "steps[1] (pull-lan).real: outcome ok has no error text; remove error",
+            {"real": {"podman-5": {"outcome": "ok", "error": "x", "why": TEXT}}},
+            "steps[1] (pull-lan).real.podman-5: outcome ok has no error text; remove error",
         ),
         (
             {"real": "ok"},
-            "steps[1] (pull-lan).real: expected {outcome, error, why}, got text",
+            "steps[1] (pull-lan).real: expected a mapping such as {docker-26: {outcome, why}}, got text",
+        ),
+        (
+            {"real": {"outcome": "ok", "why": TEXT}},
+            "steps[1] (pull-lan).real: 'outcome', 'why' are not valid keys; key each deviation "
+            "by the engine and major version it was measured on, such as docker-26 or podman-5",
+        ),
+        (
+            {"real": {"docker-26": "ok"}},
+            "steps[1] (pull-lan).real.docker-26: expected {outcome, error, why}, got text",
         ),
     ],
 )
@@ -253,3 +262,97 @@ def test_loading_a_lab_validates_its_scenario_file(
     assert raised.value.problems == [
         "insecure.yaml: steps[0] (pull).hosts: 'client' is not valid; use registry, clients or all"
     ]
+
+
+def test_fields_keyed_by_engine_are_valid() -> None:
+    data = copy.deepcopy(VALID)
+    data["steps"][1].update(
+        run={"docker": "docker pull {lan_ref}", "podman": "podman pull {lan_ref}"},
+        post={"docker": "ok", "podman": {"error": "http: server gave HTTP response"}},
+        done_if={"docker": "docker image inspect {lan_ref}", "podman": "podman image exists x"},
+        real={
+            "docker-20": {"outcome": "ok", "why": text()},
+            "podman": {"outcome": "ok", "why": text()},
+        },
+    )
+    data["steps"][2]["engines"] = ["podman"]
+    data["goals"][0].update(
+        run={"docker": "docker image inspect x", "podman": "podman image exists x"}
+    )
+    assert validate_scenario(yaml.safe_dump(data, allow_unicode=True), "test.yaml") == data
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        (
+            {"run": {"docker": "docker pull {lan_ref}"}},
+            "steps[1] (pull-lan).run: keyed by docker but the step exists on docker, podman; "
+            "give one value per engine, or one for all",
+        ),
+        (
+            {"engines": ["podman"], "post": {"docker": "ok"}},
+            "steps[1] (pull-lan).post: keyed by docker but the step exists on podman; "
+            "give one value per engine, or one for all",
+        ),
+        (
+            {"run": {"docker": "docker pull {nope}", "podman": "podman pull {lan_ref}"}},
+            "steps[1] (pull-lan).run.docker: unknown placeholder {nope}",
+        ),
+        (
+            {"post": {"docker": "ok", "podman": "fine"}},
+            "steps[1] (pull-lan).post.podman: expected ok or {error: text}, got 'fine'",
+        ),
+        (
+            {"engines": ["docker", "lxc"]},
+            "steps[1] (pull-lan).engines: ['docker', 'lxc'] is not valid",
+        ),
+        ({"engines": []}, "steps[1] (pull-lan).engines: [] is not valid"),
+        (
+            {"real": {"docker-x": {"outcome": "ok", "why": TEXT}}},
+            "steps[1] (pull-lan).real: 'docker-x' is not a valid key",
+        ),
+    ],
+)
+def test_bad_engine_keys(change: dict[str, Any], says: str) -> None:
+    found = problems(lambda d: d["steps"][1].update(change))
+    assert any(line.startswith(f"test.yaml: {says}") for line in found), found
+
+
+def test_a_step_keyed_by_engine_becomes_one_step_per_engine_of_the_lab(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = copy.deepcopy(VALID)
+    data["steps"][1].update(
+        run={"docker": "docker pull {lan_ref}", "podman": "podman pull {lan_ref}"},
+        real={
+            "docker-20": {"outcome": "error", "error": "old", "why": text()},
+            "docker-26": {"outcome": "ok", "why": text()},
+            "podman": {"outcome": "error", "error": "any podman", "why": text()},
+        },
+    )
+    data["steps"][2]["engines"] = ["podman"]
+    (tmp_path / "scenarios").mkdir()
+    (tmp_path / "scenarios" / "insecure.yaml").write_text(yaml.safe_dump(data))
+    monkeypatch.setattr(scenario.resources, "files", lambda package: tmp_path)
+    hosts = [
+        {"name": "registry", "ip": "192.168.56.101", "role": "registry"},
+        {"name": "c1", "ip": "192.168.56.102", "role": "client"},
+        {"name": "c2", "ip": "192.168.56.103", "role": "client", "engine": "podman"},
+    ]
+    loaded = scenario.load_scenario(parse_spec({"os": "debian-13", "hosts": hosts})[0])
+    steps = [(s.id, s.engine, [h.name for h in s.hosts], s.run) for s in loaded.steps]
+    assert steps == [
+        ("pull", "docker", ["registry"], "docker pull nginx:alpine"),
+        ("pull-lan", "docker", ["c1"], "docker pull 192.168.56.101:5000/nginx:alpine"),
+        ("pull-lan", "podman", ["c2"], "podman pull 192.168.56.101:5000/nginx:alpine"),
+        ("info", "podman", ["c2"], VALID["steps"][2]["run"].replace("{{", "{").replace("}}", "}")),
+    ]
+    docker, podman = loaded.steps[1:3]
+    # the handout's deviation is the one measured on the version the lab's os ships
+    assert docker.real is not None and docker.real.outcome.ok
+    assert podman.real is not None and podman.real.outcome.error == "any podman"
+    assert set(docker.reals) == {"docker-20", "docker-26"} and set(podman.reals) == {"podman"}
+    assert scenario.real_for(docker.reals, "docker", 20).outcome.error == "old"  # type: ignore[union-attr]
+    assert scenario.real_for(docker.reals, "docker", 27) is None
+    assert scenario.real_for(podman.reals, "podman", 6) is podman.reals["podman"]

@@ -10,6 +10,7 @@ from classkit import ALL, LAB, SCENARIO, StudentLab, at, first
 from click.testing import CliRunner
 
 from labgen import live
+from labgen.check import runner
 from labgen.classroom.submissions import read_submission
 from labgen.cli import cli
 from labgen.errors import LabgenError, UsageError
@@ -29,7 +30,10 @@ def test_a_submission_holds_who_what_when_the_grade_and_the_engine_ids() -> None
     assert report["mode"] == "grade" and report["lab"] == LAB
     passed = {(r["id"], r["host"]) for r in report["results"] if r["status"] == "pass"}
     assert passed == first(2)
-    allowed = {goal.run for goal in SCENARIO.goals} | {"docker info --format '{{.ID}}'"}
+    allowed = {goal.run for goal in SCENARIO.goals} | {
+        "docker info --format '{{.ID}}'",
+        runner.VERSION_COMMANDS["docker"],
+    }
     assert {command for _, command in lab.calls} <= allowed, "submit must only read the lab"
 
 

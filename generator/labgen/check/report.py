@@ -22,7 +22,8 @@ LABELS = {
 
 def result_line(result: CheckResult) -> str:
     """One result as the text report shows it, with indented detail lines."""
-    head = f"{LABELS[result.status]:<24} {result.id} on {result.host} ({result.duration:.1f} s)"
+    engine = f", {result.engine}" if result.engine else ""
+    head = f"{LABELS[result.status]:<24} {result.id} on {result.host} ({result.duration:.1f} s{engine})"
     lines = [head]
     if result.status in ("expected-failure", "deviation", "fail") and result.excerpt:
         lines += [f"    | {line}" for line in result.excerpt.splitlines()]
@@ -52,6 +53,7 @@ def to_dict(report: CheckReport) -> dict[str, Any]:
         "backend": report.backend,
         "ok": report.ok,
         "duration": round(report.duration, 3),
+        "engines": report.engines,
         "results": [{**asdict(r), "duration": round(r.duration, 3)} for r in report.results],
     }
 
@@ -69,12 +71,13 @@ class _ReportDoc(msgspec.Struct, forbid_unknown_fields=True):
     ok: bool
     duration: float
     results: list[CheckResult]
+    engines: dict[str, str] = {}
 
 
 def from_dict(data: object) -> CheckReport:
     """A report read back from `to_dict`'s shape; raises msgspec.ValidationError saying where not."""
     doc = msgspec.convert(data, _ReportDoc)
-    return CheckReport(doc.lab, doc.mode, doc.backend, doc.results, doc.duration)
+    return CheckReport(doc.lab, doc.mode, doc.backend, doc.results, doc.duration, doc.engines)
 
 
 def to_junit(report: CheckReport) -> str:
@@ -91,7 +94,7 @@ def to_junit(report: CheckReport) -> str:
             suite,
             "testcase",
             classname=f"{report.lab}.{report.backend}",
-            name=f"{number:02d} {result.id} [{result.host}]",
+            name=f"{number:02d} {result.id} [{result.host}{', ' + result.engine if result.engine else ''}]",
             time=f"{result.duration:.3f}",
         )
         if result.status == "fail":

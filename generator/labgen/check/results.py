@@ -25,6 +25,7 @@ class CheckResult:
     exit_code: int | None = None
     excerpt: str = ""  # the real output, shortened around what matters
     attempts: int = 1
+    engine: str = ""  # the host's engine and version the verdict is for: "docker 26.1.5"
 
 
 @dataclass
@@ -34,6 +35,7 @@ class CheckReport:
     backend: str
     results: list[CheckResult] = field(default_factory=list)
     duration: float = 0.0
+    engines: dict[str, str] = field(default_factory=dict)  # host -> engine and version
 
     @property
     def ok(self) -> bool:

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import partial
 from typing import Literal
 
 from labgen.backends.base import Backend, ExecResult
 from labgen.check.results import CheckReport, CheckResult, Status
 from labgen.errors import LabgenError
-from labgen.steps.scenario import Goal, Outcome, Scenario, Step
+from labgen.spec.model import Host
+from labgen.steps.scenario import Deviation, Goal, Outcome, Scenario, Step, real_for
 
 Mode = Literal["solve", "grade", "auto"]
 # Called before each step or goal runs, with its id and host (progress, tests' fault hooks).
@@ -33,6 +36,38 @@ REGISTRY_PROBE = (
     f"names=$(docker container ls --all --format '{{{{.Names}}}}') || exit {ENGINE_DOWN}; "
     f"printf '%s\\n' \"$names\" | grep -qx registry || exit {FRESH}"
 )
+
+
+# How each engine tells its version (podman has no server: its client is the engine).
+VERSION_COMMANDS = {
+    "docker": "docker version --format '{{.Server.Version}}'",
+    "podman": "podman version --format '{{.Client.Version}}'",
+}
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    """A host's engine as probed: the name a verdict is for, and the major version that
+    picks the scenario's measured deviations."""
+
+    label: str  # "docker 26.1.5+dfsg1", or "docker (version unknown)"
+    engine: str
+    major: int | None
+
+
+def probe_engine(backend: Backend, host: Host, timeout: float) -> EngineInfo:
+    """Ask the host's engine its version, once per check."""
+    asked = backend.exec(host.name, VERSION_COMMANDS[host.engine], timeout)
+    version = asked.stdout.strip().splitlines()[-1:] if asked.exit_code == 0 else []
+    match = re.match(r"(\d+)\.\d+", version[0]) if version else None
+    if not match:
+        return EngineInfo(f"{host.engine} (version unknown)", host.engine, None)
+    return EngineInfo(f"{host.engine} {version[0]}", host.engine, int(match.group(1)))
+
+
+def probe_engines(backend: Backend, hosts: Sequence[Host], timeout: float) -> dict[str, EngineInfo]:
+    seen: dict[str, Host] = {h.name: h for h in hosts}
+    return {name: probe_engine(backend, host, timeout) for name, host in seen.items()}
 
 
 def choose_mode(backend: Backend, registry_host: str, timeout: float) -> Literal["solve", "grade"]:
@@ -68,6 +103,8 @@ def solve(
     """Replay every step in order; after the first failure the rest are skipped (they build on it)."""
     report = CheckReport(lab=lab, mode="solve", backend=backend.name)
     runs = [(step, host.name) for step in scenario.steps for host in step.hosts]
+    engines = probe_engines(backend, [h for s in scenario.steps for h in s.hosts], timeout)
+    report.engines = {name: info.label for name, info in engines.items()}
     failed = False
 
     def run(step: Step, host: str) -> CheckResult:
@@ -82,8 +119,9 @@ def solve(
                 0.0,
                 _claim(step.post),
                 detail="an earlier step failed",
+                engine=engines[host].label,
             )
-        result = _run_step(backend, step, host, timeout)
+        result = _run_step(backend, step, host, engines[host], timeout)
         failed = result.status == "fail"
         return result
 
@@ -103,7 +141,9 @@ def grade(
     """Check every goal on every host it concerns. Goals only read state; nothing is changed."""
     report = CheckReport(lab=lab, mode="grade", backend=backend.name)
     runs = [(goal, host.name) for goal in scenario.goals for host in goal.hosts]
-    checks = [(g.id, h, partial(_run_goal, backend, g, h, timeout)) for g, h in runs]
+    engines = probe_engines(backend, [h for g in scenario.goals for h in g.hosts], timeout)
+    report.engines = {name: info.label for name, info in engines.items()}
+    checks = [(g.id, h, partial(_run_goal, backend, g, h, engines[h], timeout)) for g, h in runs]
     _run_all(report, checks, scenario.secrets, on_start, on_result)
     return report
 
@@ -126,18 +166,19 @@ def _run_all(
     report.duration = time.monotonic() - start
 
 
-def _run_step(backend: Backend, step: Step, host: str, timeout: float) -> CheckResult:
+def _run_step(
+    backend: Backend, step: Step, host: str, engine: EngineInfo, timeout: float
+) -> CheckResult:
+    real = real_for(step.reals, step.engine, engine.major)
     attempts = 0
     while True:
         attempts += 1
         executed = backend.exec(host, step.run, timeout)
-        status, detail = _judge(step, executed)
+        status, detail = _judge(step, real, engine, executed)
         if status != "fail" or attempts >= step.retries or executed.timed_out:
             break
         time.sleep(RETRY_PAUSE_S)
-    focus = (
-        step.post.error if not step.post.ok else (step.real.outcome.error if step.real else None)
-    )
+    focus = step.post.error if not step.post.ok else (real.outcome.error if real else None)
     return CheckResult(
         id=step.id,
         host=host,
@@ -150,12 +191,15 @@ def _run_step(backend: Backend, step: Step, host: str, timeout: float) -> CheckR
         exit_code=executed.exit_code,
         excerpt=excerpt(executed.output, focus),
         attempts=attempts,
+        engine=engine.label,
     )
 
 
-def _judge(step: Step, executed: ExecResult) -> tuple[Status, str]:
-    """pass / expected-failure when the post's claim holds, deviation when the documented
-    real behaviour shows instead, fail otherwise (with the reason)."""
+def _judge(
+    step: Step, real: Deviation | None, engine: EngineInfo, executed: ExecResult
+) -> tuple[Status, str]:
+    """pass / expected-failure when the post's claim holds, deviation when the behaviour
+    measured on this engine and version shows instead, fail otherwise (with the reason)."""
     if executed.timed_out:
         return (
             "fail",
@@ -163,10 +207,10 @@ def _judge(step: Step, executed: ExecResult) -> tuple[Status, str]:
         )
     if _matches(step.post, executed, step.stdout_lacks):
         return ("pass" if step.post.ok else "expected-failure"), ""
-    if step.real and _matches(step.real.outcome, executed, step.stdout_lacks):
+    if real and _matches(real.outcome, executed, step.stdout_lacks):
         return (
             "deviation",
-            f"the post claims {_claim(step.post)}; real Docker: {_claim(step.real.outcome)}. {step.real.why.en}",
+            f"the post claims {_claim(step.post)}; real {engine.label}: {_claim(real.outcome)}. {real.why.en}",
         )
     if step.stdout_lacks and step.stdout_lacks in executed.stdout:
         return "fail", f"the output still shows {step.stdout_lacks.strip()!r}"
@@ -183,7 +227,9 @@ def _matches(outcome: Outcome, executed: ExecResult, stdout_lacks: str | None) -
     )
 
 
-def _run_goal(backend: Backend, goal: Goal, host: str, timeout: float) -> CheckResult:
+def _run_goal(
+    backend: Backend, goal: Goal, host: str, engine: EngineInfo, timeout: float
+) -> CheckResult:
     executed = backend.exec(host, goal.run, timeout)
     if executed.exit_code == 0:
         status: Status = "pass"
@@ -203,6 +249,7 @@ def _run_goal(backend: Backend, goal: Goal, host: str, timeout: float) -> CheckR
         detail=detail,
         exit_code=executed.exit_code,
         excerpt="" if status == "pass" else excerpt(executed.output, None),
+        engine=engine.label,
     )
 
 

@@ -14,11 +14,18 @@ from typing import Any, Literal
 
 from labgen.errors import LabgenError
 from labgen.spec import rules
-from labgen.spec.model import Host, LabSpec
-from labgen.steps.validate import validate_scenario
+from labgen.spec.model import Engine, Host, LabSpec
+from labgen.steps.validate import ENGINES, validate_scenario
 
 HostSelector = Literal["registry", "clients", "all"]
 Source = Literal["post", "labgen"]
+
+# The engine major version each os ships (Debian's packages, measured on the nodes):
+# the version a lab's handout and solved mode expect before the checker probes the host.
+OS_ENGINE_MAJOR: dict[str, dict[str, int]] = {
+    "debian-12": {"docker": 20},
+    "debian-13": {"docker": 26, "podman": 5},
+}
 
 
 @dataclass(frozen=True)
@@ -45,15 +52,28 @@ class Deviation:
     why: Text
 
 
+def real_for(reals: dict[str, Deviation], engine: str, major: int | None) -> Deviation | None:
+    """The deviation measured on this engine and major version: `ENGINE-MAJOR` first, then
+    `ENGINE`. None: nothing was measured there, so the claim is expected to hold."""
+    if major is not None and f"{engine}-{major}" in reals:
+        return reals[f"{engine}-{major}"]
+    return reals.get(engine)
+
+
 @dataclass(frozen=True)
 class Step:
+    """One step as it runs on the hosts of one engine (a step that differs per engine
+    gives one Step per engine the lab has, with the same id)."""
+
     id: str
     selector: HostSelector
     hosts: tuple[Host, ...]
+    engine: Engine
     run: str
     title: Text
     post: Outcome
-    real: Deviation | None
+    real: Deviation | None  # on the engine version the lab's os ships
+    reals: dict[str, Deviation]  # every measured deviation, keyed ENGINE or ENGINE-MAJOR
     source: Source
     solution: bool
     done_if: str | None
@@ -64,11 +84,13 @@ class Step:
 
 @dataclass(frozen=True)
 class Goal:
-    """A state a finished lab is in; grading checks these without changing anything."""
+    """A state a finished lab is in; grading checks these without changing anything.
+    Like a Step, one Goal per engine where the check differs."""
 
     id: str
     selector: HostSelector
     hosts: tuple[Host, ...]
+    engine: Engine
     run: str
     title: Text
     hint: Text
@@ -146,44 +168,72 @@ def load_scenario(spec: LabSpec) -> Scenario:
             return Outcome(ok=True)
         return Outcome(ok=False, error=fill(raw_outcome["error"]))
 
-    def step(item: dict[str, Any]) -> Step:
-        real = None
-        if "real" in item:
-            claimed = item["real"]
-            error = claimed.get("error")
-            real = Deviation(
-                outcome=Outcome(
-                    ok=claimed["outcome"] == "ok", error=fill(error) if error else None
-                ),
-                why=text(claimed["why"]),
-            )
-        post = outcome(item["post"])
-        really_ok = real.outcome.ok if real else post.ok
-        return Step(
-            id=item["id"],
-            selector=item["hosts"],
-            hosts=hosts(item["hosts"]),
-            run=fill(item["run"]),
-            title=text(item["title"]),
-            post=post,
-            real=real,
-            source=item.get("source", "post"),
-            solution=item.get("solution", really_ok),
-            done_if=fill(item["done_if"]) if "done_if" in item else None,
-            stdout_lacks=fill(item["stdout_lacks"]) if "stdout_lacks" in item else None,
-            retries=item.get("retries", 1),
-            shows=text(item["shows"]) if "shows" in item else None,
+    def deviation(claimed: dict[str, Any]) -> Deviation:
+        error = claimed.get("error")
+        return Deviation(
+            outcome=Outcome(ok=claimed["outcome"] == "ok", error=fill(error) if error else None),
+            why=text(claimed["why"]),
         )
 
-    def goal(item: dict[str, Any]) -> Goal:
-        return Goal(
-            id=item["id"],
-            selector=item["hosts"],
-            hosts=hosts(item["hosts"]),
-            run=fill(item["run"]),
-            title=text(item["title"]),
-            hint=text(item["hint"]),
-        )
+    def per_engine(item: dict[str, Any]) -> list[tuple[Engine, tuple[Host, ...]]]:
+        """(engine, its hosts) for each engine the item exists on among its hosts."""
+        allowed = item.get("engines", ENGINES)
+        chosen = hosts(item["hosts"])
+        return [
+            (engine, tuple(h for h in chosen if h.engine == engine))
+            for engine in ENGINES
+            if engine in allowed and any(h.engine == engine for h in chosen)
+        ]
+
+    def steps(item: dict[str, Any]) -> list[Step]:
+        made = []
+        for engine, engine_hosts in per_engine(item):
+
+            def of(key: str, engine: str = engine) -> Any:
+                return _for_engine(item.get(key), engine)
+
+            reals = {
+                key: deviation(value)
+                for key, value in item.get("real", {}).items()
+                if key.split("-")[0] == engine
+            }
+            real = real_for(reals, engine, OS_ENGINE_MAJOR[spec.os].get(engine))
+            post = outcome(of("post"))
+            really_ok = real.outcome.ok if real else post.ok
+            made.append(
+                Step(
+                    id=item["id"],
+                    selector=item["hosts"],
+                    hosts=engine_hosts,
+                    engine=engine,
+                    run=fill(of("run")),
+                    title=text(item["title"]),
+                    post=post,
+                    real=real,
+                    reals=reals,
+                    source=item.get("source", "post"),
+                    solution=item.get("solution", really_ok),
+                    done_if=fill(of("done_if")) if of("done_if") is not None else None,
+                    stdout_lacks=fill(item["stdout_lacks"]) if "stdout_lacks" in item else None,
+                    retries=item.get("retries", 1),
+                    shows=text(item["shows"]) if "shows" in item else None,
+                )
+            )
+        return made
+
+    def goals(item: dict[str, Any]) -> list[Goal]:
+        return [
+            Goal(
+                id=item["id"],
+                selector=item["hosts"],
+                hosts=engine_hosts,
+                engine=engine,
+                run=fill(_for_engine(item["run"], engine)),
+                title=text(item["title"]),
+                hint=text(item["hint"]),
+            )
+            for engine, engine_hosts in per_engine(item)
+        ]
 
     return Scenario(
         name=spec.scenario,
@@ -191,7 +241,14 @@ def load_scenario(spec: LabSpec) -> Scenario:
         intro=text(raw["intro"]),
         claims=text(raw["claims"]),
         added=text(raw["added"]),
-        steps=tuple(step(item) for item in raw["steps"]),
-        goals=tuple(goal(item) for item in raw["goals"]),
+        steps=tuple(step for item in raw["steps"] for step in steps(item)),
+        goals=tuple(goal for item in raw["goals"] for goal in goals(item)),
         secrets=lab_secrets(spec),
     )
+
+
+def _for_engine(value: Any, engine: str) -> Any:
+    """A field that is the same on every engine, or a mapping keyed by engine."""
+    if isinstance(value, dict) and set(value) <= set(ENGINES) and value:
+        return value.get(engine)
+    return value

@@ -7,6 +7,7 @@ every problem, one line each, naming the file and the step or goal:
 
 from __future__ import annotations
 
+import re
 import string
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 import yaml
 
 from labgen.errors import ScenarioError
+from labgen.spec.model import Engine
 
 # The `{name}` placeholders a scenario may use (`placeholders()` gives their values).
 PLACEHOLDERS = (
@@ -33,6 +35,9 @@ PLACEHOLDERS = (
 )
 SELECTORS = ("registry", "clients", "all")
 SOURCES = ("post", "labgen")
+ENGINES: tuple[Engine, ...] = ("docker", "podman")
+# A `real` key: the engine, or the engine and its major version (docker-26).
+REAL_KEY = re.compile(r"(docker|podman)(-[1-9][0-9]{0,2})?")
 
 # A field's check: (where, value) → problems; `where` names the field in messages.
 Check = Callable[[str, Any], Iterator[str]]
@@ -61,7 +66,7 @@ def _file(raw: Any) -> Iterator[str]:
     yield from _fields("", raw, FILE_REQUIRED, {})
     for section, required, optional in (
         ("steps", STEP_REQUIRED, STEP_OPTIONAL),
-        ("goals", GOAL_REQUIRED, {}),
+        ("goals", GOAL_REQUIRED, GOAL_OPTIONAL),
     ):
         items = raw.get(section)
         if not isinstance(items, list):
@@ -78,6 +83,7 @@ def _file(raw: Any) -> Iterator[str]:
                 yield f"{where}: expected a mapping, got {_kind(item)}"
                 continue
             yield from _fields(where, item, required, optional)
+            yield from _engine_keys(where, item)
 
 
 def _fields(
@@ -150,6 +156,59 @@ def _outcome(where: str, value: Any) -> Iterator[str]:
     yield from _fields(where, value, {"error": _string}, {})
 
 
+def _engine_keyed(value: Any) -> bool:
+    return isinstance(value, dict) and bool(value) and set(value) <= set(ENGINES)
+
+
+def _per_engine(check: Check) -> Check:
+    """The same value on every engine, or a mapping {docker: value, podman: value}."""
+
+    def per_engine(where: str, value: Any) -> Iterator[str]:
+        if not _engine_keyed(value):
+            yield from check(where, value)
+            return
+        for engine, item in value.items():
+            yield from check(f"{where}.{engine}", item)
+
+    return per_engine
+
+
+def _engine_keys(where: str, item: dict[Any, Any]) -> Iterator[str]:
+    """An engine-keyed field names every engine the item exists on, and no other."""
+    engines = item.get("engines", list(ENGINES))
+    if not isinstance(engines, list):
+        return
+    for key in ("run", "post", "done_if"):
+        value = item.get(key)
+        if isinstance(value, dict) and _engine_keyed(value) and set(value) != set(engines):
+            yield (
+                f"{where}.{key}: keyed by {', '.join(value)} but the step exists on "
+                f"{', '.join(engines)}; give one value per engine, or one for all"
+            )
+
+
+def _engines(where: str, value: Any) -> Iterator[str]:
+    if not isinstance(value, list) or not value or not set(value) <= set(ENGINES):
+        yield f"{where}: {_short(value)} is not valid; use a list of {' and '.join(ENGINES)}"
+
+
+def _reals(where: str, value: Any) -> Iterator[str]:
+    """{ENGINE or ENGINE-MAJOR: what that engine really does}, measured there."""
+    if not isinstance(value, dict) or not value:
+        yield f"{where}: expected a mapping such as {{docker-26: {{outcome, why}}}}, got {_kind(value)}"
+        return
+    bad = [key for key in value if not isinstance(key, str) or not REAL_KEY.fullmatch(key)]
+    if bad:
+        yield (
+            f"{where}: {', '.join(map(_short, bad))} "
+            f"{'is not a valid key' if len(bad) == 1 else 'are not valid keys'}; key each deviation by the engine and major version it was measured "
+            "on, such as docker-26 or podman-5"
+        )
+    for key, entry in value.items():
+        if key not in bad:
+            yield from _real(f"{where}.{key}", entry)
+
+
 def _real(where: str, value: Any) -> Iterator[str]:
     """{outcome: ok | error, error: text (with outcome error only), why: {en, zh}}."""
     if not isinstance(value, dict):
@@ -187,15 +246,16 @@ FILE_REQUIRED: dict[str, Check] = {
 STEP_REQUIRED: dict[str, Check] = {
     "id": _plain,
     "hosts": _choice(*SELECTORS),
-    "run": _string,
+    "run": _per_engine(_string),
     "title": _text,
-    "post": _outcome,
+    "post": _per_engine(_outcome),
 }
 STEP_OPTIONAL: dict[str, Check] = {
-    "real": _real,
+    "engines": _engines,
+    "real": _reals,
     "source": _choice(*SOURCES),
     "solution": _flag,
-    "done_if": _string,
+    "done_if": _per_engine(_string),
     "stdout_lacks": _string,
     "retries": _retries,
     "shows": _text,
@@ -203,10 +263,11 @@ STEP_OPTIONAL: dict[str, Check] = {
 GOAL_REQUIRED: dict[str, Check] = {
     "id": _plain,
     "hosts": _choice(*SELECTORS),
-    "run": _string,
+    "run": _per_engine(_string),
     "title": _text,
     "hint": _text,
 }
+GOAL_OPTIONAL: dict[str, Check] = {"engines": _engines}
 
 
 def _kind(value: Any) -> str:
