@@ -76,7 +76,7 @@ def test_a_deviation_the_matrix_lacks_is_named(monkeypatch: pytest.MonkeyPatch) 
         scenario = loaded(spec)  # type: ignore[arg-type]
         deviating = next(s for s in scenario.steps if s.real)
         steps = tuple(
-            dataclasses.replace(s, real=deviating.real) if s.id == "tag-local" else s
+            dataclasses.replace(s, reals=deviating.reals) if s.id == "tag-local" else s
             for s in scenario.steps
         )
         return dataclasses.replace(scenario, steps=steps)
@@ -90,6 +90,26 @@ def test_a_deviation_the_matrix_lacks_is_named(monkeypatch: pytest.MonkeyPatch) 
         if r.scenario == "insecure"
     ]
     assert problems
+
+
+def test_a_deviation_is_matched_by_engine_and_major_version() -> None:
+    """The scenario keys `real` by engine version (docker-20, docker-26): a version it has
+    no key for is expected to do what the post claims, and another engine is named."""
+    matrix = committed()
+    [first] = [r for r in matrix.runs if r.name == "part1-debian12-docker"]
+    first.engines["registry"] = "docker 27.0.1"
+    for cell in first.cells:
+        if cell.host == "registry":
+            cell.engine = "docker 27.0.1"
+    assert disagreements(matrix) == [
+        "part1-debian12-docker: push-lan-untagged on registry (docker 27.0.1): the matrix says "
+        "deviation, the scenario data pass; fix the scenario's `real`, or run the matrix again"
+    ]
+    _cell(matrix, "tag-lan", "registry").engine = "podman 5.4.2"
+    assert disagreements(matrix)[-1] == (
+        "part1-debian12-docker: tag-lan on registry (podman 5.4.2): the scenario runs it with "
+        "docker; run the matrix again"
+    )
 
 
 def test_a_run_that_stopped_and_a_scenario_never_run_are_named() -> None:

@@ -3,6 +3,7 @@ scenario data (the test of the committed matrix, and `labgen matrix` itself, ask
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Literal
@@ -11,7 +12,7 @@ import msgspec
 
 from labgen.check.results import Status
 from labgen.spec.parse import parse_spec
-from labgen.steps.scenario import load_scenario
+from labgen.steps.scenario import load_scenario, real_for
 
 MATRIX_FORMAT = 1
 # A stand-in password: the agreement check needs a secure spec, never the run's own.
@@ -79,20 +80,31 @@ def scenario_names() -> list[str]:
     )
 
 
-def expected_cells(spec_data: dict[str, Any]) -> dict[tuple[str, str], tuple[Expected, str | None]]:
-    """(step, host) -> the verdict the scenario data predicts for the lab `spec_data`
-    describes, and the text the output must then contain (None: any)."""
+def expected_cells(
+    spec_data: dict[str, Any], engines: dict[str, str]
+) -> dict[tuple[str, str], tuple[str, Expected, str | None]]:
+    """(step, host) -> the engine the scenario runs it with there, the verdict its data
+    predicts for the engine version `engines` recorded (host -> "docker 26.1.5"), and
+    the text the output must then contain (None: any)."""
     spec, _ = parse_spec(_with_check_password(spec_data))
-    expected: dict[tuple[str, str], tuple[Expected, str | None]] = {}
+    expected: dict[tuple[str, str], tuple[str, Expected, str | None]] = {}
     for step in load_scenario(spec).steps:
         for host in step.hosts:
-            if step.real:
-                expected[(step.id, host.name)] = ("deviation", step.real.outcome.error)
+            real = real_for(step.reals, step.engine, _major(engines.get(host.name, "")))
+            if real:
+                verdict: tuple[Expected, str | None] = ("deviation", real.outcome.error)
             elif step.post.ok:
-                expected[(step.id, host.name)] = ("pass", None)
+                verdict = ("pass", None)
             else:
-                expected[(step.id, host.name)] = ("expected-failure", step.post.error)
+                verdict = ("expected-failure", step.post.error)
+            expected[(step.id, host.name)] = (step.engine, *verdict)
     return expected
+
+
+def _major(engine: str) -> int | None:
+    """26 for "docker 26.1.5+dfsg1"; None for "docker (version unknown)"."""
+    found = re.match(r"\S+ (\d+)\.", engine)
+    return int(found.group(1)) if found else None
 
 
 def _with_check_password(spec_data: dict[str, Any]) -> dict[str, Any]:
@@ -118,17 +130,21 @@ def disagreements(matrix: Matrix) -> list[str]:
         if run.error:
             problems.append(f"{run.name}: the run did not finish ({run.error}); run it again")
             continue
-        expected = expected_cells(run.spec)
+        expected = expected_cells(run.spec, run.engines)
         seen = {(cell.step, cell.host): cell for cell in run.cells}
         for key in expected.keys() - seen.keys():
             problems.append(f"{run.name}: {key[0]} on {key[1]}: in the scenario, not in the matrix")
         for key in seen.keys() - expected.keys():
             problems.append(f"{run.name}: {key[0]} on {key[1]}: in the matrix, not in the scenario")
-        for key in expected.keys() & seen.keys():
-            status, text = expected[key]
+        for key in sorted(expected.keys() & seen.keys()):
+            engine, status, text = expected[key]
             cell = seen[key]
             where = f"{run.name}: {cell.step} on {cell.host} ({cell.engine})"
-            if cell.status != status:
+            if cell.engine.split(" ")[0] != engine:
+                problems.append(
+                    f"{where}: the scenario runs it with {engine}; run the matrix again"
+                )
+            elif cell.status != status:
                 problems.append(
                     f"{where}: the matrix says {cell.status}, the scenario data {status}; "
                     "fix the scenario's `real`, or run the matrix again"

@@ -39,8 +39,6 @@ COMBOS = (
     Combo("part2-debian12-docker", "debian-12, docker", {"scenario": "secure", "os": "debian-12"}),
     Combo("part2-debian13-docker", "debian-13, docker", {"scenario": "secure", "os": "debian-13"}),
 )
-# The engine a host's steps ran on, as `docker version` names it.
-ENGINE_PROBE = "printf 'docker %s' \"$(docker version --format '{{.Server.Version}}')\""
 # The registry the steps talked to: its own version line, and whether the image is the
 # stand-in sandbox/images.sh builds offline (it carries this label).
 REGISTRY_PROBE = (
@@ -126,9 +124,9 @@ def run_combo(
             report = runner.solve(
                 backend, load_scenario(spec), spec.name, timeout, on_start, _ignore
             )
-        run.engines = _engines(backend, [h.name for h in spec.hosts], timeout)
         run.registry = _registry(backend, spec, timeout)
-        run.cells = [_cell(result, run.engines) for result in render.to_dict(report)["results"]]
+        run.engines = report.engines
+        run.cells = [_cell(result) for result in render.to_dict(report)["results"]]
     except LabgenError as error:
         errors.append(str(error))
     except OSError as error:
@@ -154,14 +152,6 @@ def _timed(run: Run, phase: str) -> Iterator[None]:
         run.seconds[phase] = round(time.monotonic() - clock, 1)
 
 
-def _engines(backend: Backend, hosts: list[str], timeout: float) -> dict[str, str]:
-    found = {}
-    for host in hosts:
-        probe = backend.exec(host, ENGINE_PROBE, timeout)
-        found[host] = probe.stdout.strip() if probe.exit_code == 0 else "unknown"
-    return found
-
-
 def _registry(backend: Backend, spec: LabSpec, timeout: float) -> str:
     """`registry github.com/docker/distribution 2.8.2+ds1`, and whether it is the stand-in."""
     probe = REGISTRY_PROBE.format(image=quoting.shell(spec.registry.image))
@@ -173,11 +163,11 @@ def _registry(backend: Backend, spec: LabSpec, timeout: float) -> str:
     return f"{spec.registry.image}: {lines[0].strip()}{stand_in}"
 
 
-def _cell(result: dict[str, Any], engines: dict[str, str]) -> Cell:
+def _cell(result: dict[str, Any]) -> Cell:
     return Cell(
         step=result["id"],
         host=result["host"],
-        engine=engines[result["host"]],
+        engine=result["engine"],
         claim=result["expected"],
         status=result["status"],
         text="" if result["status"] == "pass" else result["excerpt"],
