@@ -51,8 +51,11 @@ def make_lab(engine: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyP
         monkeypatch.setenv(key, value)
     made: list[LiveLab] = []
 
-    def make(*create_args: str) -> LiveLab:
+    def make(*create_args: str, spec: str | None = None) -> LiveLab:
         folder = tmp_path / f"lab{len(made)}"
+        if spec is not None:
+            (tmp_path / f"spec{len(made)}.yaml").write_text(spec, encoding="utf-8")
+            create_args = (str(tmp_path / f"spec{len(made)}.yaml"), *create_args)
         done = labgen(
             engine, "create", "--mirror", MIRROR, "--out", str(folder), *create_args, cwd=tmp_path
         )
@@ -68,8 +71,29 @@ def make_lab(engine: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyP
         live.labgen("down")
 
 
-def test_solve_replays_every_step_then_grade_passes(make_lab) -> None:
-    live = make_lab()
+# Every engine combination solves once per CI run: the default (Debian 13, Docker 26.1),
+# Debian 12 (Docker 20.10), and Debian 13 with a podman client next to the docker one.
+PODMAN_LAB = """hosts:
+  - {name: registry, ip: 192.168.56.101, role: registry}
+  - {name: client, ip: 192.168.56.102, role: client}
+  - {name: podclient, ip: 192.168.56.103, role: client, engine: podman}
+"""
+SOLVE_LABS = {
+    "debian-13": (None, "docker 26."),
+    "debian-12": ("os: debian-12\n", "docker 20.10."),
+    "debian-13-podman": (PODMAN_LAB, "docker 26."),
+}
+# What podman 5.4 really does with the tutorial (podman's words).
+PODMAN_STATUSES = {
+    ("pull-lan-before-config", "podclient"): "expected-failure",
+    ("pull-lan-daemon-json", "podclient"): "deviation",
+}
+
+
+@pytest.mark.parametrize("lab", SOLVE_LABS)
+def test_solve_replays_every_step_then_grade_passes(make_lab, lab: str) -> None:
+    spec, docker = SOLVE_LABS[lab]
+    live = make_lab(spec=spec)
     # A fresh lab: auto mode sees the engine answer and no registry container, and solves.
     code, out, err = live.labgen("check", "--json", "--junit", str(live.folder / "j.xml"))
     assert code == 0, err + out
@@ -93,9 +117,20 @@ def test_solve_replays_every_step_then_grade_passes(make_lab) -> None:
     assert untagged["status"] == "deviation"
     assert "tag does not exist: 192.168.56.101:5000/nginx:latest" in untagged["excerpt"]
     assert status[("pull-lan-final", "client")]["status"] == "pass"
-    assert solve_statuses(report) == SOLVE_STATUSES
+    # Each verdict names the engine and version it is for.
+    assert report["engines"]["client"].startswith(docker)
+    assert status[("pull-lan-final", "client")]["engine"] == report["engines"]["client"]
+    podman = PODMAN_STATUSES if "podclient" in report["engines"] else {}
+    assert solve_statuses(report) == SOLVE_STATUSES | podman
+    if podman:
+        assert report["engines"]["podclient"].startswith("podman 5.")
+        # The post's daemon.json edit, as a student adapting it writes it: podman ignores it.
+        ignored = status[("pull-lan-daemon-json", "podclient")]
+        assert "http: server gave HTTP response to HTTPS client" in ignored["excerpt"]
+        assert status[("pull-lan-final", "podclient")]["status"] == "pass"
     junit = (live.folder / "j.xml").read_text()
     assert 'failures="0"' in junit and "pull-lan-final [client]" in junit
+    assert f'<property name="engine" value="{report["engines"]["client"]}" />' in junit
 
     # The finished lab grades green, and auto mode picks grade for it.
     code, out, err = live.labgen("check", "--json")
@@ -103,6 +138,10 @@ def test_solve_replays_every_step_then_grade_passes(make_lab) -> None:
     graded = json.loads(out)
     assert graded["mode"] == "grade"
     assert {r["status"] for r in graded["results"]} == {"pass"}
+    if podman:
+        assert ("registries-conf-insecure", "podclient") in {
+            (r["id"], r["host"]) for r in graded["results"]
+        }
 
 
 def test_grade_half_done_lab_names_exactly_the_missing_goals(make_lab) -> None:
@@ -168,29 +207,80 @@ def test_grade_half_done_lab_names_exactly_the_missing_goals(make_lab) -> None:
 def test_solved_lab_is_done_by_provisioning_and_provisioning_is_idempotent(
     make_lab, tmp_path: Path
 ) -> None:
+    # With a podman client: solved mode works on every engine.
     spec = tmp_path / "solved.yaml"
-    spec.write_text("name: solved-lab\nmode: solved\n")
+    spec.write_text("name: solved-lab\nmode: solved\n" + PODMAN_LAB)
     live = make_lab(str(spec))
     # Provisioning did every step: the lab grades green without anyone touching it.
     code, out, err = live.labgen("check", "--mode", "grade", "--json")
     assert code == 0, err + out
-
-    digests = {
-        h: hashlib.sha256(live.sh(h, "cat /etc/docker/daemon.json").encode()).hexdigest()
-        for h in ("registry", "client")
+    assert ("registries-conf-insecure", "podclient") in {
+        (r["id"], r["host"]) for r in json.loads(out)["results"]
     }
+
+    configs = {
+        "registry": "/etc/docker/daemon.json",
+        "client": "/etc/docker/daemon.json",
+        "podclient": "/etc/containers/registries.conf",
+    }
+
+    def digests() -> dict[str, str]:
+        return {
+            h: hashlib.sha256(live.sh(h, f"cat {path}").encode()).hexdigest()
+            for h, path in configs.items()
+        }
+
+    before = digests()
     started = live.sh("registry", "docker inspect -f '{{.State.StartedAt}}' registry")
-    for host in ("registry", "client"):
+    for host in configs:
         rerun = live.backend.exec(host, f"/lab/provision/{host}.sh", 300)
         assert rerun.exit_code == 0, rerun.output
         assert "already done" in rerun.stderr
-    after = {
-        h: hashlib.sha256(live.sh(h, "cat /etc/docker/daemon.json").encode()).hexdigest()
-        for h in ("registry", "client")
-    }
-    assert after == digests
+    assert digests() == before
     # Nothing was restarted: the registry container still runs since the same moment.
     assert live.sh("registry", "docker inspect -f '{{.State.StartedAt}}' registry") == started
+    # Debian's registries.conf (comments only) was kept: the table was appended to it.
+    conf = live.sh("podclient", "cat /etc/containers/registries.conf")
+    assert conf.endswith('\n[[registry]]\nlocation = "192.168.56.101:5000"\ninsecure = true\n')
+    assert conf.count("\n") > 70
+
+
+def test_registries_conf_merge_keeps_the_rest_and_never_loses_a_file(make_lab) -> None:
+    """`labgen-node registries-conf add-insecure` with the real podman parsing the files."""
+    live = make_lab(spec=PODMAN_LAB)
+    add = "LABGEN_REGISTRIES_CONF=/tmp/r.conf labgen-node registries-conf add-insecure 192.168.56.101:5000"
+    # A table for the location gains insecure = true; other tables and lines stay; mode kept.
+    live.sh(
+        "podclient",
+        "printf '%s\\n' '# mine' '[[registry]]' 'location = \"192.168.56.101:5000\"' "
+        "'insecure = false' '[[registry.mirror]]' 'location = \"m:1\"' '' '[[registry]]' "
+        "'location = \"other:1\"' 'insecure = false' >/tmp/r.conf && chmod 600 /tmp/r.conf",
+    )
+    assert live.sh("podclient", add).strip() == "changed"
+    assert live.sh("podclient", "cat /tmp/r.conf; stat -c %a /tmp/r.conf").splitlines() == [
+        "# mine",
+        "[[registry]]",
+        'location = "192.168.56.101:5000"',
+        "insecure = true",
+        "[[registry.mirror]]",
+        'location = "m:1"',
+        "",
+        "[[registry]]",
+        'location = "other:1"',
+        "insecure = false",
+        "600",
+    ]
+    assert live.sh("podclient", add).strip() == "unchanged"
+    # A file podman cannot parse stops the tool, with podman's reason, byte-identical.
+    live.sh(
+        "podclient",
+        "printf '[[registry]\\nlocation = 1\\n' >/tmp/r.conf; cp /tmp/r.conf /tmp/r.orig",
+    )
+    broken = live.backend.exec("podclient", add, 120)
+    assert broken.exit_code == 1
+    assert "podman cannot read /tmp/r.conf (" in broken.stderr
+    assert "(/tmp/r.conf was left untouched)" in broken.stderr
+    live.sh("podclient", "cmp /tmp/r.conf /tmp/r.orig && ! ls /tmp/r.conf.* 2>/dev/null")
 
 
 def test_dead_registry_fails_its_step_within_the_timeout(make_lab) -> None:

@@ -47,6 +47,15 @@ GOOD_SPECS: dict[str, dict[str, Any]] = {
         "subnet": "192.168.57.8/29",
         "hosts": hosts(("r", "192.168.57.10", "registry"), ("c", "192.168.57.14", "client")),
     },
+    "debian-12": {"os": "debian-12"},
+    "old-lab-yaml-box-names-debian-12": {"vagrant": {"box": "debian/bookworm64"}},
+    "debian-13-explicit-box": {"os": "debian-13", "vagrant": {"box": "debian/trixie64"}},
+    "podman-client": {
+        "hosts": [
+            {"name": "registry", "ip": "192.168.56.101", "role": "registry"},
+            {"name": "client", "ip": "192.168.56.102", "role": "client", "engine": "podman"},
+        ]
+    },
     "vagrant-all": {
         "vagrant": {
             "box": "generic/debian12",
@@ -375,6 +384,65 @@ BAD_SPECS: list[tuple[str, Any, str, str]] = [
         "no registry",
     ),
     ("push-image-localhost", {"push_image": "localhost/nginx"}, "push_image", "no registry host"),
+    ("os-unknown", {"os": "debian-11"}, "os", "'debian-11' is not valid"),
+    (
+        "box-of-the-other-os",
+        {"os": "debian-12", "vagrant": {"box": "debian/trixie64"}},
+        "vagrant.box",
+        "debian/trixie64 is the box of debian-13 but os is debian-12; remove vagrant.box or set "
+        "it to debian/bookworm64",
+    ),
+    (
+        "engine-unknown",
+        {
+            "hosts": [
+                {"name": "registry", "ip": "192.168.56.101", "role": "registry"},
+                {"name": "client", "ip": "192.168.56.102", "role": "client", "engine": "lxc"},
+            ]
+        },
+        "hosts[1].engine",
+        "'lxc' is not valid",
+    ),
+    (
+        "podman-registry",
+        {
+            "hosts": [
+                {
+                    "name": "registry",
+                    "ip": "192.168.56.101",
+                    "role": "registry",
+                    "engine": "podman",
+                },
+                {"name": "client", "ip": "192.168.56.102", "role": "client"},
+            ]
+        },
+        "hosts[0].engine",
+        "the registry host runs the registry with `docker run`",
+    ),
+    (
+        "podman-on-debian-12",
+        {
+            "os": "debian-12",
+            "hosts": [
+                {"name": "registry", "ip": "192.168.56.101", "role": "registry"},
+                {"name": "client", "ip": "192.168.56.102", "role": "client", "engine": "podman"},
+            ],
+        },
+        "hosts[1].engine",
+        "podman clients are measured on debian-13 only, and os is debian-12",
+    ),
+    (
+        "podman-in-part-2",
+        {
+            "scenario": "secure",
+            "hosts": [
+                {"name": "registry", "ip": "192.168.56.101", "role": "registry"},
+                {"name": "client", "ip": "192.168.56.102", "role": "client", "engine": "podman"},
+            ],
+        },
+        "hosts[1].engine",
+        "podman clients have part 1's steps only",
+    ),
     # Python's `$` matches before a final newline: patterns must not.
     ("name-newline", {"name": "lab\n"}, "name", "'lab\\n' is not valid"),
     ("box-newline", {"vagrant": {"box": "debian/bookworm64\n"}}, "vagrant.box", "use a box name"),

@@ -331,6 +331,22 @@ def test_reports_json_junit_and_text(scenario: Scenario) -> None:
     assert render.summary_line(report).startswith("NOT OK: lab (solve, scripted): ")
     line = render.result_line(next(r for r in report.results if r.status == "fail"))
     assert line.splitlines()[0].startswith("FAIL") and "| connection refused" in line
+    # Every format says which engine each verdict is for.
+    assert data["engines"] == {
+        "registry": "docker 20.10.24+dfsg1",
+        "client": "docker 20.10.24+dfsg1",
+    }
+    assert {r["engine"] for r in data["results"]} == {"docker 20.10.24+dfsg1"}
+    assert line.splitlines()[0].endswith(", docker 20.10.24+dfsg1)")
+    engines = {
+        p.get("value") for p in suite.iterfind("testcase/properties/property[@name='engine']")
+    }
+    assert engines == {"docker 20.10.24+dfsg1"}
+    # and a report written before engines existed still reads back
+    del data["engines"]
+    for result in data["results"]:
+        del result["engine"]
+    assert render.from_dict(data).results[0].engine == ""
 
 
 def test_excerpt_centres_on_the_focus_and_is_bounded() -> None:

@@ -13,7 +13,7 @@ from labgen.lab import Lab
 from labgen.render.plan import node_image
 
 # A node is ready when its provisioning has finished and its engine answers.
-READY_COMMAND = "test -f /run/labgen/provisioned && docker info >/dev/null 2>&1"
+READY_COMMAND = "test -f /run/labgen/provisioned && { docker info || podman info; } >/dev/null 2>&1"
 
 
 def runtime_override(lab: Lab, runtime: str) -> str:

@@ -27,7 +27,7 @@ from labgen.lab import Lab
 # `vagrant up` prints "==> registry: Booting VM..."; these lines name machine and stage
 # (its indented detail lines, "==> registry:  -- Graphics Port: ...", are left out).
 STAGE_LINE = re.compile(r"^==> (?P<host>[\w.-]+): (?P<stage>\S.*)$")
-READY_COMMAND = "test -f /run/labgen/provisioned && docker info >/dev/null 2>&1"
+READY_COMMAND = "test -f /run/labgen/provisioned && { docker info || podman info; } >/dev/null 2>&1"
 # Where provisioning installs provision/node.sh on each VM (and runs it from again).
 INSTALLED_NODE = "/usr/local/sbin/labgen-node"
 

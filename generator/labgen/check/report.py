@@ -94,9 +94,12 @@ def to_junit(report: CheckReport) -> str:
             suite,
             "testcase",
             classname=f"{report.lab}.{report.backend}",
-            name=f"{number:02d} {result.id} [{result.host}{', ' + result.engine if result.engine else ''}]",
+            name=f"{number:02d} {result.id} [{result.host}]",
             time=f"{result.duration:.3f}",
         )
+        if result.engine:  # the engine and version this verdict is for
+            properties = ElementTree.SubElement(case, "properties")
+            ElementTree.SubElement(properties, "property", name="engine", value=result.engine)
         if result.status == "fail":
             failure = ElementTree.SubElement(case, "failure", message=result.detail)
             failure.text = result.excerpt

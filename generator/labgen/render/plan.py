@@ -35,6 +35,9 @@ INSTALL_PACKAGES = {
 }
 
 
+ENGINE_STORAGE = {"docker": "/var/lib/docker", "podman": "/var/lib/containers"}
+
+
 def node_image(spec: LabSpec) -> str:
     """The compose nodes' image: built from node/ by `docker compose up --build`, or
     prepared offline under the same name."""
@@ -123,7 +126,14 @@ def render_handouts(
     context["steps"] = [
         {
             **step,
-            "question": options.questions and (step["real"] is not None or not step["post"].ok),
+            "variants": [
+                {
+                    **variant,
+                    "question": options.questions
+                    and (variant["real"] is not None or not variant["post"].ok),
+                }
+                for variant in step["variants"]
+            ],
         }
         for step in context["steps"]
     ]
@@ -183,19 +193,41 @@ def _context(spec: LabSpec, scenario: Scenario) -> dict[str, Any]:
                 "name": host.name,
                 "ip": host.ip,
                 "role": host.role,
-                "volume_name": f"{host.name}-docker",
-                "volume": f"{host.name}-docker:/var/lib/docker",
+                "engine": host.engine,
+                # the engine's storage needs a real filesystem, not overlay on overlay
+                "volume_name": f"{host.name}-{host.engine}",
+                "volume": f"{host.name}-{host.engine}:{ENGINE_STORAGE[host.engine]}",
                 "solution": solution[host.name],
             }
             for host in spec.hosts
         ],
         "scenario": scenario,
-        "steps": [
-            {**step_context(step), "number": number}
-            for number, step in enumerate(scenario.steps, start=1)
-        ],
+        "steps": _handout_steps(scenario),
+        # a lab with more than one engine labels each command with its engine
+        "engine_labels": len({host.engine for host in spec.hosts}) > 1,
         "goals": scenario.goals,
     }
+
+
+def _handout_steps(scenario: Scenario) -> list[dict[str, Any]]:
+    """The handout's numbered steps: a step that differs per engine is one entry, with
+    one variant (hosts, command, claims) per engine."""
+    entries: list[dict[str, Any]] = []
+    for step in scenario.steps:
+        if entries and entries[-1]["id"] == step.id:
+            entries[-1]["variants"].append(step_context(step))
+            continue
+        entries.append(
+            {
+                "id": step.id,
+                "number": len(entries) + 1,
+                "title": step.title,
+                "source": step.source,
+                "shows": step.shows,
+                "variants": [step_context(step)],
+            }
+        )
+    return entries
 
 
 def step_context(step: Step) -> dict[str, Any]:
@@ -207,6 +239,7 @@ def step_context(step: Step) -> dict[str, Any]:
         "title": step.title,
         "selector": step.selector,
         "host_names": ", ".join(host.name for host in step.hosts),
+        "engine": step.engine,
         "source": step.source,
         "post": step.post,
         "real": step.real,

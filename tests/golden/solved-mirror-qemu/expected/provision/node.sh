@@ -11,6 +11,8 @@
 #                                      daemon.json, (solved mode) do HOST's steps
 #   labgen-node daemon-json add KEY VALUE
 #                                      merge VALUE into the list KEY of daemon.json
+#   labgen-node registries-conf add-insecure HOST:PORT
+#                                      podman: make HOST:PORT an insecure registry
 #   labgen-node restart-docker         restart Docker, with or without systemd
 #
 # Idempotent: a second run changes no file and restarts nothing.
@@ -22,6 +24,7 @@ LAB=registry-lab-solved
 MODE=solved
 MIRROR=http://192.168.56.1:5555
 DAEMON_JSON=${LABGEN_DAEMON_JSON:-/etc/docker/daemon.json}
+REGISTRIES_CONF=${LABGEN_REGISTRIES_CONF:-/etc/containers/registries.conf}
 DONE_MARKER=/run/labgen/provisioned
 
 log() { printf 'labgen-node: %s\n' "$*" >&2; }
@@ -83,6 +86,16 @@ daemon_json_add() {
         merged=$(jq -n --indent 2 --arg key "$key" --arg value "$value" "{} | $MERGE_FILTER" 2>&1) \
             || die "cannot make $file: $merged"
     fi
+    replace_file "$file" "$target" "$merged"
+    DAEMON_JSON_EDIT=changed
+}
+
+# replace_file FILE TARGET CONTENT: write CONTENT to TARGET (FILE itself, or where the
+# symlink FILE leads) through a temp file renamed over it, keeping its mode and owner,
+# so any failure leaves it byte-identical.
+replace_file() {
+    local file=$1 target=$2 content=$3 error
+    local untouched="fix that, then run again ($file was left untouched)"
     error=$(mkdir -p -- "$(dirname -- "$target")" 2>&1) \
         || die "cannot create the folder of $file: ${error##*: }; $untouched"
     TMP_FILE=$(mktemp -- "$target.XXXXXX" 2>&1) \
@@ -95,12 +108,83 @@ daemon_json_add() {
     fi
     # printf is a builtin: a full disk shows only in its exit status. sync: the new
     # content is on disk before the rename makes it the file.
-    error=$({ printf '%s\n' "$merged" >"$TMP_FILE" && sync -- "$TMP_FILE"; } 2>&1) \
+    error=$({ printf '%s\n' "$content" >"$TMP_FILE" && sync -- "$TMP_FILE"; } 2>&1) \
         || die "cannot write $file: ${error##*: }; $untouched"
     error=$(mv -f -- "$TMP_FILE" "$target" 2>&1) \
         || die "cannot replace $file: ${error##*: }; $untouched"
     TMP_FILE=
-    DAEMON_JSON_EDIT=changed
+}
+
+# The registries podman sees with registries.conf FILE: {"HOST:PORT": {"Insecure": ...}}.
+# podman itself parses the file, so a file it cannot read is never written or replaced.
+podman_registries() {
+    CONTAINERS_REGISTRIES_CONF=$1 PODMAN_IGNORE_CGROUPSV1_WARNING=1 \
+        podman info --format '{{json .Registries}}'
+}
+
+# registries_conf_add HOST:PORT: make podman treat HOST:PORT as an insecure registry
+# (plain HTTP), as containers/image documents it: a [[registry]] table with that
+# location and insecure = true. The table's other keys and every other line stay;
+# a table for that location gains insecure = true, else one is appended. Written
+# like daemon.json (temp file, rename, mode and owner kept, symlink followed), and
+# only once podman has parsed the new file and reports the registry insecure.
+# Sets REGISTRIES_CONF_EDIT to changed or unchanged.
+REGISTRIES_CONF_EDIT=
+registries_conf_add() {
+    local location=$1 file=$REGISTRIES_CONF target current merged seen error
+    local untouched="fix that, then run again ($file was left untouched)"
+    [[ "$location" =~ ^[A-Za-z0-9.-]+:[0-9]+$ ]] \
+        || die "registries-conf: '$location' is not HOST:PORT"
+    command -v podman >/dev/null || die "podman is missing; install it (apt-get install podman)"
+    target=$file
+    if [ -L "$file" ]; then
+        target=$(readlink -f -- "$file") \
+            || die "$file is a symlink that leads nowhere (a loop or a missing folder); $untouched"
+    fi
+    current=
+    if [ -e "$target" ]; then
+        [ -f "$target" ] || die "$file is not a regular file; $untouched"
+        current=$(cat -- "$target" 2>&1) || die "cannot read $file: ${current##*: }; $untouched"
+        seen=$(podman_registries "$target" 2>&1) \
+            || die "podman cannot read $file (${seen##*: }); $untouched"
+        if jq -e --arg r "$location" '.[$r].Insecure == true' <<<"$seen" >/dev/null 2>&1; then
+            REGISTRIES_CONF_EDIT=unchanged
+            return 0
+        fi
+    fi
+    # In the [[registry]] table whose location is ours, drop any insecure line and put
+    # insecure = true after the location; no such table: append one.
+    if [ -z "$current" ]; then
+        printf -v merged '[[registry]]\nlocation = "%s"\ninsecure = true' "$location"
+    else
+        merged=$(awk -v loc="$location" '
+        function flush(i) {
+            for (i = 1; i <= n; i++) {
+                if (ours && block[i] ~ /^[[:space:]]*insecure[[:space:]]*=/) continue
+                print block[i]
+                if (ours && i == at) print "insecure = true"
+            }
+            n = 0; ours = 0
+        }
+        /^[[:space:]]*\[/ { flush(); table = ($0 ~ /^[[:space:]]*\[\[[[:space:]]*registry[[:space:]]*\]\][[:space:]]*(#.*)?$/) }
+        { block[++n] = $0; value = $0 }
+        table && !done && sub(/^[[:space:]]*location[[:space:]]*=[[:space:]]*"/, "", value) \
+            && sub(/"[[:space:]]*(#.*)?$/, "", value) && value == loc { ours = 1; done = 1; at = n }
+        END {
+            flush()
+            if (!done) printf "\n[[registry]]\nlocation = \"%s\"\ninsecure = true\n", loc
+        }' <<<"$current")
+    fi
+    TMP_FILE=$(mktemp -- "${TMPDIR:-/tmp}/registries.conf.XXXXXX")
+    printf '%s\n' "$merged" >"$TMP_FILE"
+    if ! seen=$(podman_registries "$TMP_FILE" 2>&1) \
+        || ! jq -e --arg r "$location" '.[$r].Insecure == true' <<<"$seen" >/dev/null 2>&1; then
+        die "cannot add $location to $file: podman does not read the merged file as intended (${seen##*: }); $untouched"
+    fi
+    rm -f -- "$TMP_FILE"
+    TMP_FILE=
+    replace_file "$file" "$target" "$merged"
+    REGISTRIES_CONF_EDIT=changed
 }
 
 docker_answers() { docker info >/dev/null 2>&1; }
@@ -147,6 +231,27 @@ install_docker() {
     apt-get install -y -q --no-install-recommends docker.io docker-cli jq curl ca-certificates apparmor
 }
 
+# A podman host has no daemon: podman, and nft for its networks (netavark).
+install_podman() {
+    if command -v podman >/dev/null && command -v nft >/dev/null && command -v jq >/dev/null && command -v curl >/dev/null; then
+        return 0
+    fi
+    command -v apt-get >/dev/null \
+        || die "podman, nft, jq or curl is missing and this host has no apt-get; install them, then provision again"
+    log "installing podman, nftables, jq and curl from the distribution's packages"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q
+    apt-get install -y -q --no-install-recommends podman nftables jq curl ca-certificates
+}
+
+# The engine of each host: docker, or podman (a client with no Docker daemon).
+host_engine() {
+    case "$1" in
+        registry) echo docker ;;
+        client) echo docker ;;
+    esac
+}
+
 # run_step ID ATTEMPTS DONE_IF COMMAND: one of the tutorial's steps, skipped when
 # DONE_IF says its effect is already there, retried while it fails (a registry
 # host may still be starting).
@@ -190,16 +295,35 @@ solution_steps() {
     esac
 }
 
+# A podman client: podman answers (it has no daemon to start; the tutorial's pulls
+# from the lab registry need no Docker Hub mirror), then (solved mode) its steps.
+provision_podman() {
+    local host=$1 error
+    install_podman
+    error=$(PODMAN_IGNORE_CGROUPSV1_WARNING=1 podman info 2>&1 >/dev/null) \
+        || die "podman does not work on $host: ${error##*: }"
+    if [ "$MODE" = solved ]; then
+        solution_steps "$host"
+    fi
+    mkdir -p "$(dirname "$DONE_MARKER")"
+    date -u +%Y-%m-%dT%H:%M:%SZ >"$DONE_MARKER"
+    log "$host is ready ($MODE mode, podman)"
+}
+
 provision() {
     local host=${1:-} changed=no groups
     case "$host" in
         registry|client) ;;
         *) die "unknown host '$host'; the hosts of lab $LAB are: "'registry, client' ;;
     esac
-    install_docker
     if ! cmp -s "$0" /usr/local/sbin/labgen-node; then
         install -m 0755 "$0" /usr/local/sbin/labgen-node
     fi
+    if [ "$(host_engine "$host")" = podman ]; then
+        provision_podman "$host"
+        return 0
+    fi
+    install_docker
     if [ -n "$MIRROR" ]; then
         daemon_json_add registry-mirrors "$MIRROR"
         if [ "$DAEMON_JSON_EDIT" = changed ]; then changed=yes; fi
@@ -234,6 +358,13 @@ case "${1:-}" in
         daemon_json_add "$3" "$4"
         echo "$DAEMON_JSON_EDIT"
         ;;
+    registries-conf)
+        if [ "$#" -ne 3 ] || [ "$2" != add-insecure ]; then
+            die "usage: labgen-node registries-conf add-insecure HOST:PORT"
+        fi
+        registries_conf_add "$3"
+        echo "$REGISTRIES_CONF_EDIT"
+        ;;
     restart-docker) restart_docker ;;
-    *) die "usage: labgen-node provision HOST | daemon-json add KEY VALUE | restart-docker" ;;
+    *) die "usage: labgen-node provision HOST | daemon-json add KEY VALUE | registries-conf add-insecure HOST:PORT | restart-docker" ;;
 esac
