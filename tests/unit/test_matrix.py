@@ -74,7 +74,7 @@ def test_a_deviation_the_matrix_lacks_is_named(monkeypatch: pytest.MonkeyPatch) 
 
     def claims_a_deviation(spec: object) -> Scenario:
         scenario = loaded(spec)  # type: ignore[arg-type]
-        deviating = next(s for s in scenario.steps if s.real)
+        deviating = next(s for s in scenario.steps if s.real and s.engine == "docker")
         steps = tuple(
             dataclasses.replace(s, reals=deviating.reals) if s.id == "tag-local" else s
             for s in scenario.steps
@@ -171,7 +171,8 @@ def test_cli_refuses_an_unknown_combination_and_a_non_markdown_out(tmp_path: Pat
     assert done.exit_code == 2
     assert done.output.splitlines() == [
         "labgen: error: --only part9-debian99-docker: no such combination; use one of "
-        "part1-debian12-docker, part1-debian13-docker, part2-debian12-docker, part2-debian13-docker"
+        "part1-debian12-docker, part1-debian13-docker, part1-debian13-podman, part2-debian12-docker, "
+        "part2-debian13-docker"
     ]
     done = runner.invoke(cli, ["matrix", "--out", str(tmp_path / "m.txt")])
     assert done.exit_code == 2
@@ -189,3 +190,13 @@ def test_an_engine_with_its_own_claim_gets_its_own_row() -> None:
     ]
     assert rows[0].endswith("| fails as claimed [1] | — |")
     assert rows[1] == f"| `pull-lan-before-config` | client | {claim} | — | fails as claimed [2] |"
+
+
+def test_a_step_an_engine_lacks_is_a_dash_and_a_stopped_run_not_run() -> None:
+    matrix = committed()
+    [podman] = [r for r in matrix.runs if r.name == "part1-debian13-podman"]
+    matrix.runs = [matrix.runs[0], podman]
+    restart = "| `restart-docker` | client | success | holds | "
+    assert f"{restart}— |" in markdown.render(matrix, "m.json")
+    podman.error, podman.cells = "up: timed out", []
+    assert f"{restart}not run |" in markdown.render(matrix, "m.json")

@@ -33,8 +33,8 @@ def render(matrix: Matrix, json_name: str) -> str:
         "**deviates** (the engine does something else, which the scenario data documents as "
         "`real`); **FAILS** (neither: the scenario data is wrong for that engine); "
         "**skipped** (an earlier step failed); **not run** (the run stopped before it); **—** "
-        "(this engine has a claim of its own here, in its own row). Numbers point to what the "
-        "engine printed.",
+        "(not this engine's: it has no such step, or a claim of its own in another row). "
+        "Numbers point to what the engine printed.",
         "",
         "## Runs",
         "",
@@ -92,7 +92,7 @@ def _part(runs: list[Run]) -> list[str]:
 
 def _verdict(cell: Cell | None, run: Run, notes: list[str]) -> str:
     if cell is None:
-        return "not run"
+        return "not run" if run.error else "—"
     verdict = VERDICTS[cell.status]
     if not cell.text and not cell.detail:
         return verdict

@@ -36,6 +36,19 @@ COMBOS = (
     Combo(
         "part1-debian13-docker", "debian-13, docker", {"scenario": "insecure", "os": "debian-13"}
     ),
+    Combo(
+        "part1-debian13-podman",
+        "debian-13, podman client",
+        {
+            "scenario": "insecure",
+            "os": "debian-13",
+            "hosts": [
+                {"name": "registry", "ip": "192.168.56.101", "role": "registry"},
+                {"name": "client", "ip": "192.168.56.102", "role": "client", "engine": "podman"},
+            ],
+        },
+    ),
+    # Part 2 has no podman combination: podman clients have part 1's steps only.
     Combo("part2-debian12-docker", "debian-12, docker", {"scenario": "secure", "os": "debian-12"}),
     Combo("part2-debian13-docker", "debian-13, docker", {"scenario": "secure", "os": "debian-13"}),
 )
