@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import errno
 from pathlib import Path
 
 import msgspec
@@ -163,6 +164,17 @@ def test_one_combination_failing_does_not_stop_the_next(
     secure = next(r for r in matrix.runs if r.scenario == "secure")
     assert "password" not in secure.spec["auth"]
     assert lines[-1].startswith(f"matrix: {run.COMBOS[-1].name}: compose up: no such image")
+
+
+def test_a_tool_missing_stops_one_run_with_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    def missing(*args: object) -> None:
+        raise FileNotFoundError(errno.ENOENT, "No such file or directory", "docker")
+
+    monkeypatch.setattr(run, "up_lab", missing)
+    monkeypatch.setattr(run, "down_lab", missing)
+    matrix = run.run_matrix(run.COMBOS[:2], None, None, 10, lambda line: None)
+    line = "docker: No such file or directory; check that the path exists"
+    assert [r.error for r in matrix.runs] == [f"{line}; {line}"] * 2
 
 
 def test_cli_refuses_an_unknown_combination_and_a_non_markdown_out(tmp_path: Path) -> None:

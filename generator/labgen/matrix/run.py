@@ -140,19 +140,21 @@ def run_combo(
         run.registry = _registry(backend, spec, timeout)
         run.engines = report.engines
         run.cells = [_cell(result) for result in render.to_dict(report)["results"]]
-    except LabgenError as error:
-        errors.append(str(error))
-    except OSError as error:
-        errors.append(os_error_line(error))
+    except (LabgenError, OSError) as error:
+        errors.append(_line(error))
     finally:
         if lab is not None:
             try:
                 with _timed(run, "down"):
                     down_lab(lab, "compose")
-            except LabgenError as error:
-                errors.append(str(error))
+            except (LabgenError, OSError) as error:
+                errors.append(_line(error))
     run.error = "; ".join(line for e in errors for line in e.splitlines())
     return run
+
+
+def _line(error: LabgenError | OSError) -> str:
+    return os_error_line(error) if isinstance(error, OSError) else str(error)
 
 
 @contextmanager
