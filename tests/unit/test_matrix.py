@@ -212,3 +212,14 @@ def test_a_step_an_engine_lacks_is_a_dash_and_a_stopped_run_not_run() -> None:
     assert f"{restart}— |" in markdown.render(matrix, "m.json")
     podman.error, podman.cells = "up: timed out", []
     assert f"{restart}not run |" in markdown.render(matrix, "m.json")
+
+
+def test_nothing_below_the_matrix_imports_it() -> None:
+    # The matrix sits on top of the single-lab pipeline: only cli.py may name it.
+    package = Path(run.__file__).resolve().parent.parent
+    importers = sorted(
+        str(path.relative_to(package))
+        for path in package.rglob("*.py")
+        if "labgen.matrix" in path.read_text(encoding="utf-8") and path.parent.name != "matrix"
+    )
+    assert importers == ["cli.py"]
