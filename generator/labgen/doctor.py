@@ -9,6 +9,7 @@ from pathlib import Path
 
 from labgen.backends.base import run_process
 from labgen.backends.vmssh import multiplexing_unsupported
+from labgen.spec import rules
 
 # VirtualBox releases and the oldest Vagrant that drives them.
 VIRTUALBOX_NEEDS_VAGRANT: dict[tuple[int, ...], tuple[int, ...]] = {
@@ -84,6 +85,34 @@ def ssh_finding(exit_code: int, version: str) -> Finding:
     return Finding("ssh", True, f"{version}: VM commands use one multiplexed connection per host")
 
 
+def os_findings(images: set[str], boxes: str) -> list[Finding]:
+    """For each spec `os`: is its compose node image built, is its Vagrant box added?
+    Informational: compose builds a missing image (with internet), Vagrant fetches a box."""
+    findings = []
+    for os_name, suite in rules.OS_SUITES.items():
+        image = f"labgen/node:{suite}"
+        findings.append(
+            Finding(
+                f"node {os_name}",
+                image in images,
+                f"{image} is built"
+                if image in images
+                else f"{image} is not built: `docker compose up --build` makes it (internet), "
+                "or `sudo sandbox/images.sh build` offline",
+            )
+        )
+        box = rules.OS_BOXES[os_name]
+        added = any(line.split()[:1] == [box] for line in boxes.splitlines())
+        findings.append(
+            Finding(
+                f"box {os_name}",
+                added,
+                f"{box} is added" if added else f"{box} is not added: `vagrant up` downloads it",
+            )
+        )
+    return findings
+
+
 def examine() -> tuple[list[Finding], list[Verdict]]:
     """Probe the tools, then judge each backend from what was found."""
     found: dict[str, Finding] = {}
@@ -125,6 +154,13 @@ def examine() -> tuple[list[Finding], list[Verdict]]:
     found["kvm"] = kvm_finding()
     ssh = run_process(["ssh", "-V"], 15)
     found["ssh"] = ssh_finding(ssh.exit_code, ssh.stderr + ssh.stdout)
+
+    images = run_process(["docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}"], 60)
+    boxes = run_process(["vagrant", "box", "list"], 60).stdout if vagrant else ""
+    for finding in os_findings(
+        set(images.stdout.split()) if images.exit_code == 0 else set(), boxes
+    ):
+        found[finding.name] = finding
 
     pairing = virtualbox_pairing(vagrant, virtualbox) if vagrant and virtualbox else None
     if pairing:

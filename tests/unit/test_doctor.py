@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from labgen.cli import cli
-from labgen.doctor import kvm_finding, parse_version, virtualbox_pairing
+from labgen.doctor import kvm_finding, os_findings, parse_version, virtualbox_pairing
 
 
 @pytest.mark.parametrize(
@@ -45,3 +45,19 @@ def test_doctor_prints_a_verdict_per_backend() -> None:
     ]
     assert backends == ["compose", "vagrant + libvirt", "vagrant + virtualbox"]
     assert result.exit_code in (0, 1)
+
+
+def test_each_os_says_whether_its_node_image_and_box_are_there() -> None:
+    found = {
+        f.name: f
+        for f in os_findings(
+            {"labgen/node:trixie", "registry:2"},
+            "debian/bookworm64 (libvirt, 0)\ndebian/trixie64-old (libvirt, 0)\n",
+        )
+    }
+    assert found["node debian-13"].ok and not found["node debian-12"].ok
+    assert "sandbox/images.sh build" in found["node debian-12"].detail
+    assert found["box debian-12"].ok and not found["box debian-13"].ok
+    assert (
+        found["box debian-13"].detail == "debian/trixie64 is not added: `vagrant up` downloads it"
+    )

@@ -147,13 +147,15 @@ def _guide_context(classroom: Classroom, scenario: Any) -> dict[str, Any]:
         "registry_addr": lab.registry_address,
         "registry_host": lab.registry_host.name,
         "client_list": ", ".join(f"`{h.name}`" for h in lab.clients),
+        "all_hosts": ", ".join(h.name for h in lab.hosts),
+        # numbered as the handout numbers them: a step with a variant per engine is one number
         "steps": [
             {
                 **step_context(step),
-                "number": number,
+                "number": list(dict.fromkeys(s.id for s in scenario.steps)).index(step.id) + 1,
                 "question": step.real is not None or not step.post.ok,
             }
-            for number, step in enumerate(scenario.steps, start=1)
+            for step in scenario.steps
         ],
         "goals": [
             {

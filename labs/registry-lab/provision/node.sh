@@ -231,7 +231,8 @@ install_docker() {
     apt-get install -y -q --no-install-recommends docker.io docker-cli jq curl ca-certificates apparmor
 }
 
-# A podman host has no daemon: podman, and nft for its networks (netavark).
+# A podman host has no daemon: podman, nft for its networks (netavark), and
+# newuidmap for a login user's rootless podman (uidmap: a Recommends).
 install_podman() {
     if command -v podman >/dev/null && command -v nft >/dev/null && command -v jq >/dev/null && command -v curl >/dev/null; then
         return 0
@@ -241,7 +242,7 @@ install_podman() {
     log "installing podman, nftables, jq and curl from the distribution's packages"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -q
-    apt-get install -y -q --no-install-recommends podman nftables jq curl ca-certificates
+    apt-get install -y -q --no-install-recommends podman nftables uidmap jq curl ca-certificates
 }
 
 # The engine of each host: docker, or podman (a client with no Docker daemon).
