@@ -223,3 +223,21 @@ def test_nothing_below_the_matrix_imports_it() -> None:
         if "labgen.matrix" in path.read_text(encoding="utf-8") and path.parent.name != "matrix"
     )
     assert importers == ["cli.py"]
+
+
+def test_cli_writes_the_doc_and_exits_1_when_a_run_disagrees(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from labgen.matrix import commands
+
+    matrix = committed()
+    matrix.runs = matrix.runs[:1]
+    _cell(matrix, "tag-lan", "registry").status = "fail"
+    monkeypatch.setattr(commands, "run_matrix", lambda *args: matrix)
+    out = tmp_path / "m.md"
+    done = CliRunner().invoke(cli, ["matrix", "--only", matrix.runs[0].name, "--out", str(out)])
+    assert done.exit_code == 1
+    assert "labgen: matrix: part1-debian12-docker: tag-lan on registry" in done.output
+    assert from_json(out.with_suffix(".json").read_text()) == matrix
+    assert out.read_text() == markdown.render(matrix, "m.json")
+    assert "| `tag-lan` | registry | success | **FAILS** |" in out.read_text()
