@@ -6,7 +6,7 @@ LABS   := $(patsubst %/lab.yaml,%,$(wildcard labs/*/lab.yaml))
 # labgen's own shell: the sandbox (and its runc wrapper), the scripts, CI.
 SHELL_FILES := $(shell find sandbox scripts -name '*.sh') sandbox/labgen-runc .ci/run
 
-.PHONY: test unit e2e vm lint demo labs golden bench bench-class bench-lab bench-vm clean
+.PHONY: test unit e2e vm lint demo matrix labs golden bench bench-class bench-lab bench-vm clean
 
 $(BIN)/labgen: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,10 @@ lint: $(BIN)/labgen
 ## demo: the main job: create the default lab, bring it up, check it, take it down
 demo: $(BIN)/labgen
 	bash scripts/demo.sh
+
+## matrix: regenerate docs/fidelity-matrix.{md,json}: the tutorial on every OS and engine, on the sandboxed engine (root)
+matrix: $(BIN)/labgen
+	bash scripts/matrix.sh
 
 ## labs: re-render the reference labs under labs/ from their lab.yaml
 labs: $(BIN)/labgen

@@ -286,6 +286,37 @@ def doctor() -> None:
         raise click.exceptions.Exit(1)
 
 
+@cli.command()
+@click.option(
+    "--only",
+    help="Comma-separated combinations to run, e.g. part1-debian12-docker [default: all; "
+    "an unknown name lists them].",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=Path("docs/fidelity-matrix.md"),
+    show_default=True,
+    help="The Markdown doc to write; the JSON goes beside it (.json).",
+)
+@click.option(
+    "--mirror", help="Registry mirror for Docker Hub names, for every lab (as `create --mirror`)."
+)
+@click.option("--runtime", help="Run the nodes under this OCI runtime (as `up --runtime`).")
+@TIMEOUT_OPTION
+def matrix(
+    only: str | None, out: Path, mirror: str | None, runtime: str | None, timeout: float
+) -> None:
+    """Replay the tutorial on every OS and engine combination (compose backend, the engine
+    DOCKER_HOST names) and write the fidelity matrix: claim x engine, with the real texts.
+    Exit 1 when a run fails or disagrees with the scenario data (the doc is written anyway)."""
+    from labgen.matrix.commands import make_matrix
+
+    names = [name.strip() for name in only.split(",") if name.strip()] if only else []
+    if not make_matrix(names, out, mirror, runtime, timeout):
+        raise click.exceptions.Exit(1)
+
+
 cli.add_command(class_group)
 
 
