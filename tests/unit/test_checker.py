@@ -353,3 +353,16 @@ def test_excerpt_centres_on_the_focus_and_is_bounded() -> None:
     output = "\n".join(f"line {i}" for i in range(50)) + "\nthe error here\n" + "after\n" * 3
     assert runner.excerpt(output, "the error") == "line 49\nthe error here\nafter"
     assert len(runner.excerpt("x" * 5000, None)) <= runner.EXCERPT_CHARS + 3
+
+
+def test_a_verdict_names_who_makes_the_claim() -> None:
+    # Part 2's claims are the documentation's, not the post's; a step labgen adds is its own.
+    spec = parse_spec({"scenario": "secure", "auth": {"password": "s3cret-pass"}})[0]
+
+    class EverythingWorks(ScriptedBackend):
+        def real_docker(self, host: str, command: str) -> ExecResult:
+            return ok()
+
+    results = solve(EverythingWorks(), load_scenario(spec))
+    cn_only = next(r for r in results if r.id == "pull-cn-only")
+    assert cn_only.detail.startswith("it succeeded, but the documentation claims failure")

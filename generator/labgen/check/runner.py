@@ -223,13 +223,19 @@ def _judge(
     if real and _matches(real.outcome, executed, step.stdout_lacks):
         return (
             "deviation",
-            f"the post claims {_claim(step.post)}; real {engine.label}: {_claim(real.outcome)}. {real.why.en}",
+            f"{_who(step)} claims {_claim(step.post)}; real {engine.label}: "
+            f"{_claim(real.outcome)}. {real.why.en}",
         )
     if step.stdout_lacks and step.stdout_lacks in executed.stdout:
         return "fail", f"the output still shows {step.stdout_lacks.strip()!r}"
     if executed.exit_code == 0:
-        return "fail", f"it succeeded, but the post claims {_claim(step.post)}"
+        return "fail", f"it succeeded, but {_who(step)} claims {_claim(step.post)}"
     return "fail", f"exit code {executed.exit_code}; expected {_claim(step.post)}"
+
+
+def _who(step: Step) -> str:
+    """Who makes the step's claim, mid-sentence: the post, the documentation, labgen."""
+    return step.claims.en[:1].lower() + step.claims.en[1:]
 
 
 def _matches(outcome: Outcome, executed: ExecResult, stdout_lacks: str | None) -> bool:
