@@ -355,7 +355,8 @@ def test_excerpt_centres_on_the_focus_and_is_bounded() -> None:
     assert len(runner.excerpt("x" * 5000, None)) <= runner.EXCERPT_CHARS + 3
 
 
-def test_a_verdict_names_who_makes_the_claim() -> None:
+def test_a_verdict_names_who_makes_the_claim(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(runner, "RETRY_PAUSE_S", 0)
     # Part 2's claims are the documentation's, not the post's; a step labgen adds is its own.
     spec = parse_spec({"scenario": "secure", "auth": {"password": "s3cret-pass"}})[0]
 
