@@ -4,8 +4,8 @@ The VMs run under QEMU's software emulation (this machine's KVM cannot run norma
 guests), on isolated libvirt networks made by sandbox/vm/libvirt.sh: no NAT, no DNS
 forwarding. Images reach the guests through the hub on the lab bridge (192.168.56.1:5555),
 filled from the tarballs that sandbox/images.sh builds. The box is registered as
-debian/bookworm64, so the Vagrantfile is used exactly as rendered from a spec that only
-sets the libvirt driver and CPU model for this machine.
+debian/bookworm64 (LABGEN_VM_SUITE=trixie: debian/trixie64), so the Vagrantfile is used
+exactly as rendered from a spec that only sets the box, the libvirt driver and CPU model.
 """
 
 from __future__ import annotations
@@ -28,9 +28,11 @@ from labgen.backends.vmssh import VmShell, control_dir
 pytestmark = pytest.mark.vm
 
 VAGRANT_HOME = "/var/lib/labgen-vm/vagrant.d"
+# The Debian release of the box sandbox/vm/box.sh builds: bookworm (default) or trixie.
+SUITE = os.environ.get("LABGEN_VM_SUITE", "bookworm")
 SPEC = f"""name: vm-lab
 mirror: {MIRROR}
-vagrant: {{libvirt_driver: qemu, libvirt_cpu_model: qemu64}}
+vagrant: {{box: debian/{SUITE}64, libvirt_driver: qemu, libvirt_cpu_model: qemu64}}
 """
 
 
@@ -54,7 +56,7 @@ def vm_env(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
         env = {**os.environ}
     else:
         env = {**request.getfixturevalue("engine")}
-    env.update(VAGRANT_HOME=VAGRANT_HOME, LABGEN_HUB_REQUIRE_IMAGES="1")
+    env.update(VAGRANT_HOME=VAGRANT_HOME, LABGEN_HUB_REQUIRE_IMAGES="1", LABGEN_BOX_SUITE=SUITE)
     env.pop("DOCKER_HOST", None)
     try:
         vm_script("box.sh", env=env)
