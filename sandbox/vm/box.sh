@@ -18,11 +18,6 @@ MIRROR=${LABGEN_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 SEC_MIRROR=${LABGEN_DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
 CACHE_DIR=/var/cache/labgen
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# The cached box is keyed by this recipe: a changed box.sh builds (and registers) a new one.
-RECIPE_KEY=$(sha256sum "$HERE/box.sh" | cut -c1-16)
-BOX_FILE=$CACHE_DIR/labgen-debian-${SUITE}64-libvirt-$RECIPE_KEY.box
-# Which recipe the registered box came from.
-REGISTERED_KEY_FILE=$VAGRANT_HOME/labgen-box-${BOX_NAME//\//-}.key
 WORK=/var/tmp/labgen-box-build-$SUITE
 DISK_GB=20
 
@@ -41,10 +36,14 @@ esac
 
 log() { printf '[box.sh] %s %s\n' "$(date +%T)" "$*" >&2; }
 
-box_registered() {
-  [[ $(cat "$REGISTERED_KEY_FILE" 2>/dev/null) == "$RECIPE_KEY" ]] &&
-    vagrant box list --machine-readable 2>/dev/null |
+box_listed() {
+  vagrant box list --machine-readable 2>/dev/null |
     awk -F, -v n="$BOX_NAME" '$3=="box-name" && $4==n {f=1} END {exit !f}'
+}
+
+# Registered, and from this recipe.
+box_registered() {
+  [[ $(cat "$REGISTERED_KEY_FILE" 2>/dev/null) == "$RECIPE_KEY" ]] && box_listed
 }
 
 LOOP=""
@@ -263,10 +262,18 @@ register_box() {
 }
 
 cmd_clean() {
-  if box_registered; then vagrant box remove --force --all "$BOX_NAME" >&2 || true; fi
+  if box_listed; then vagrant box remove --force --all "$BOX_NAME" >&2 || true; fi
   clean_leftovers
   rm -f "$BOX_FILE" "$BOX_FILE.tmp" "$REGISTERED_KEY_FILE"
 }
+
+# The cached box is keyed by its recipe (the build's code and package list): a changed
+# recipe builds (and registers) a new box.
+RECIPE_KEY=$({ declare -f build_box in_chroot vagrant_pubkey cleanup; echo "${GUEST_PACKAGES[*]}"; } |
+  sha256sum | cut -c1-16)
+BOX_FILE=$CACHE_DIR/labgen-debian-${SUITE}64-libvirt-$RECIPE_KEY.box
+# Which recipe the registered box came from.
+REGISTERED_KEY_FILE=$VAGRANT_HOME/labgen-box-${BOX_NAME//\//-}.key
 
 if [[ $(id -u) -ne 0 ]]; then log "must run as root"; exit 1; fi
 case ${1:-} in
