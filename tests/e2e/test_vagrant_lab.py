@@ -151,6 +151,11 @@ def test_two_vm_lab_up_check_reprovision_down(
         assert "registry: " in up.stderr and "client: " in up.stderr  # progress per machine
         assert "registry: exec via multiplexed ssh" in up.stderr, up.stderr[-3000:]
         assert "client: exec via multiplexed ssh" in up.stderr
+        monkeypatch.setenv("VAGRANT_HOME", vm_env["VAGRANT_HOME"])
+        release = VmShell(folder, ["registry"]).exec(
+            "registry", ". /etc/os-release && echo $VERSION_CODENAME", 60
+        )
+        assert release.stdout.strip() == SUITE  # the box asked for
 
         start = time.monotonic()
         check = labgen(vm_env, "check", str(folder), "--json", cwd=tmp_path)
