@@ -17,6 +17,7 @@ re-provision <= 3 s per host; one exec <= 0.2 s.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -32,7 +33,7 @@ LABGEN = str(Path(sys.executable).with_name("labgen"))
 HOSTS = ("registry", "client")
 SPEC = """name: vm-lab
 mirror: http://192.168.56.1:5555
-vagrant: {libvirt_driver: qemu, libvirt_cpu_model: qemu64}
+vagrant: {{box: debian/{suite}64, libvirt_driver: qemu, libvirt_cpu_model: qemu64}}
 """
 TARGETS_S = {"whole": 150.0, "check": 30.0, "reprovision registry": 3.0, "reprovision client": 3.0}
 # (slower, faster) pairs timed in the same new-route cycle.
@@ -47,11 +48,23 @@ EXEC_REPEATS = {"vagrant": 5, "mux": 30}
 
 
 def timed(argv: list[str], env: dict[str, str], cwd: Path | None = None) -> float:
+    return timed_output(argv, env, cwd)[0]
+
+
+def timed_output(
+    argv: list[str], env: dict[str, str], cwd: Path | None = None
+) -> tuple[float, str]:
     start = time.monotonic()
     done = subprocess.run(argv, env=env, cwd=cwd, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         sys.exit(f"bench: {' '.join(argv)} failed:\n{done.stdout[-3000:]}{done.stderr[-3000:]}")
-    return time.monotonic() - start
+    return time.monotonic() - start, done.stdout
+
+
+def step_times(report_json: str) -> dict[str, float]:
+    """Seconds per step (all attempts) from `check --json`, keyed `step STEP@HOST`."""
+    results = json.loads(report_json)["results"]
+    return {f"step {r['id']}@{r['host']}": r["duration"] for r in results}
 
 
 def vm_script(name: str, *args: str, env: dict[str, str]) -> None:
@@ -63,7 +76,7 @@ def vm_script(name: str, *args: str, env: dict[str, str]) -> None:
     )
 
 
-def lab_cycle(lab: Path, env: dict[str, str], route: str) -> dict[str, float]:
+def lab_cycle(lab: Path, env: dict[str, str], route: str, compare: bool) -> dict[str, float]:
     """One up, check, re-provision (per host), down of the lab; seconds per phase.
     On the new route, the lab once up also times, old against new on the same VMs:
     grading (`check --mode grade`, which changes nothing), re-provisioning each host
@@ -72,30 +85,37 @@ def lab_cycle(lab: Path, env: dict[str, str], route: str) -> dict[str, float]:
     env = old if route == "old" else {**env, "LABGEN_VM_EXEC": ""}
     up = [LABGEN, "up", str(lab), "--backend", "vagrant", "--provider", "libvirt", "-v"]
     times = {"up": timed(up, env)}
-    times["check"] = timed([LABGEN, "check", str(lab), "--mode", "solve"], env)
-    for host in HOSTS:
-        times[f"reprovision {host} (vagrant provision)"] = timed(
-            ["vagrant", "provision", host], env, cwd=lab
-        )
+    times["check"], report_json = timed_output(
+        [LABGEN, "check", str(lab), "--mode", "solve", "--json"], env
+    )
+    times.update(step_times(report_json))
+    if compare:
+        for host in HOSTS:
+            times[f"reprovision {host} (vagrant provision)"] = timed(
+                ["vagrant", "provision", host], env, cwd=lab
+            )
     if route == "new":
         grade = [LABGEN, "check", str(lab), "--mode", "grade"]
         times["grade"] = timed(grade, env)
-        times["grade via vagrant ssh"] = timed(grade, old)
+        if compare:
+            times["grade via vagrant ssh"] = timed(grade, old)
         for host in HOSTS:
             times[f"reprovision {host}"] = timed(
                 [LABGEN, "provision", str(lab), "--host", host], env
             )
-        times.update(exec_times(lab))
+        times.update(exec_times(lab, compare))
     times["down"] = timed([LABGEN, "down", str(lab)], env)
     times["whole"] = times["up"] + times["check"] + times["down"]
     return times
 
 
-def exec_times(lab: Path) -> dict[str, float]:
-    """Median seconds of one `true` on the registry VM through `vagrant ssh` and through
-    the connection `labgen check` left open."""
+def exec_times(lab: Path, compare: bool) -> dict[str, float]:
+    """Median seconds of one `true` on the registry VM through the connection
+    `labgen check` left open (and, to compare, through `vagrant ssh`)."""
     medians = {}
     for kind, repeats in EXEC_REPEATS.items():
+        if kind == "vagrant" and not compare:
+            continue
         shell = VmShell(lab, HOSTS, force="vagrant" if kind == "vagrant" else None)
         shell.exec("registry", "true", 60)  # choose the route (mux: reuse the open master)
         assert shell.routes["registry"].kind == kind, shell.routes["registry"]
@@ -118,6 +138,17 @@ def main() -> None:
     parser.add_argument(
         "--old-runs", type=int, help="runs that also time the old route [default: all]"
     )
+    parser.add_argument(
+        "--no-compare",
+        action="store_true",
+        help="skip the old-route timings on the same VMs (vagrant provision, grade and "
+        "exec via vagrant ssh): about 50 s less per run",
+    )
+    parser.add_argument(
+        "--suite",
+        default="trixie",
+        help="Debian release of the box: trixie (default os) or bookworm",
+    )
     options = parser.parse_args()
     routes = options.routes.split(",")
     if os.geteuid() != 0:
@@ -126,6 +157,7 @@ def main() -> None:
         **os.environ,
         "VAGRANT_HOME": "/var/lib/labgen-vm/vagrant.d",
         "LABGEN_HUB_REQUIRE_IMAGES": "1",
+        "LABGEN_BOX_SUITE": options.suite,
     }
     os.environ["VAGRANT_HOME"] = env["VAGRANT_HOME"]  # for the in-process exec timings
     phases: dict[str, dict[str, list[float]]] = {route: {} for route in routes}
@@ -135,7 +167,7 @@ def main() -> None:
         vm_script("hub.sh", "up", env=env)
         with tempfile.TemporaryDirectory() as tmp:
             spec, lab = Path(tmp) / "vm-lab.yaml", Path(tmp) / "vm-lab"
-            spec.write_text(SPEC)
+            spec.write_text(SPEC.format(suite=options.suite))
             subprocess.run(
                 [LABGEN, "create", str(spec), "--out", str(lab)],
                 check=True,
@@ -148,7 +180,7 @@ def main() -> None:
                 if options.old_runs is not None and run >= options.old_runs:
                     this_run = [r for r in this_run if r != "old"]
                 for route in this_run:
-                    for name, value in lab_cycle(lab, env, route).items():
+                    for name, value in lab_cycle(lab, env, route, not options.no_compare).items():
                         phases[route].setdefault(name, []).append(value)
                     print(f"run {run + 1} {route}: {format_times(phases[route], -1)}", flush=True)
     finally:

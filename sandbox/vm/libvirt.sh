@@ -251,7 +251,7 @@ cmd_down() {
         log "deleting volume $v"
         virsh_ vol-delete --pool "$POOL" "$v" >/dev/null 2>&1 || true
       done < <(pool_volumes |
-        grep -E "^(${PREFIX}.*|debian-VAGRANTSLASH-bookworm64_vagrant_box_image_.*)" |
+        grep -E "^(${PREFIX}.*|debian-VAGRANTSLASH-(bookworm|trixie)64_vagrant_box_image_.*)" |
         not_found "$FOUND_VOLUMES" || true)
     fi
     if [[ -e $STATE_DIR/pool-defined-by-us ]]; then

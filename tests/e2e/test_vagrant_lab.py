@@ -4,8 +4,9 @@ The VMs run under QEMU's software emulation (this machine's KVM cannot run norma
 guests), on isolated libvirt networks made by sandbox/vm/libvirt.sh: no NAT, no DNS
 forwarding. Images reach the guests through the hub on the lab bridge (192.168.56.1:5555),
 filled from the tarballs that sandbox/images.sh builds. The box is registered as
-debian/bookworm64 (the spec pins os: debian-12 until the Debian 13 box is built here), so the Vagrantfile is used exactly as rendered from a spec that only
-sets the libvirt driver and CPU model for this machine.
+debian/trixie64 for the default os, debian-13 (LABGEN_VM_SUITE=bookworm: debian/bookworm64 and
+os debian-12), so the Vagrantfile is used exactly as rendered from a spec that only sets
+the os, the libvirt driver and the CPU model.
 
 One lab runs part 1, then continues with part 2 on the same VMs (spec from_part1).
 """
@@ -30,8 +31,11 @@ from labgen.backends.vmssh import VmShell, control_dir
 pytestmark = pytest.mark.vm
 
 VAGRANT_HOME = "/var/lib/labgen-vm/vagrant.d"
+# The Debian release of the box sandbox/vm/box.sh builds: trixie (the default os) or bookworm.
+SUITE = os.environ.get("LABGEN_VM_SUITE", "trixie")
+OS = {"trixie": "debian-13", "bookworm": "debian-12"}[SUITE]
 SPEC = f"""name: vm-lab
-os: debian-12
+os: {OS}
 mirror: {MIRROR}
 vagrant: {{libvirt_driver: qemu, libvirt_cpu_model: qemu64}}
 """
@@ -62,7 +66,7 @@ def vm_env(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
         env = {**os.environ}
     else:
         env = {**request.getfixturevalue("engine")}
-    env.update(VAGRANT_HOME=VAGRANT_HOME, LABGEN_HUB_REQUIRE_IMAGES="1")
+    env.update(VAGRANT_HOME=VAGRANT_HOME, LABGEN_HUB_REQUIRE_IMAGES="1", LABGEN_BOX_SUITE=SUITE)
     env.pop("DOCKER_HOST", None)
     try:
         vm_script("box.sh", env=env)
@@ -157,6 +161,11 @@ def test_two_vm_lab_up_check_reprovision_down(
         assert "registry: " in up.stderr and "client: " in up.stderr  # progress per machine
         assert "registry: exec via multiplexed ssh" in up.stderr, up.stderr[-3000:]
         assert "client: exec via multiplexed ssh" in up.stderr
+        monkeypatch.setenv("VAGRANT_HOME", vm_env["VAGRANT_HOME"])
+        release = VmShell(folder, ["registry"]).exec(
+            "registry", ". /etc/os-release && echo $VERSION_CODENAME", 60
+        )
+        assert release.stdout.strip() == SUITE  # the box asked for
 
         start = time.monotonic()
         check = labgen(vm_env, "check", str(folder), "--json", cwd=tmp_path)

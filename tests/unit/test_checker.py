@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from xml.etree import ElementTree
@@ -228,6 +229,49 @@ def test_timeout_stops_the_retries(scenario: Scenario, monkeypatch: pytest.Monke
     assert step.detail.startswith("no answer within 5 s (per-step timeout)")
     assert step.attempts == 1
     assert backend.calls.count(("registry", wait.run)) == 1
+
+
+class MeetingBackend(ScriptedBackend):
+    """Commands containing `marker` wait until one per host has arrived: they only return
+    when the hosts run them at the same time (sequential runs break the barrier)."""
+
+    def __init__(self, marker: str, hosts: int = 2) -> None:
+        super().__init__()
+        self.marker = marker
+        self.barrier = threading.Barrier(hosts, timeout=5)
+
+    def exec(self, host: str, command: str, timeout: float) -> ExecResult:
+        if self.marker in command:
+            self.barrier.wait()
+        return super().exec(host, command, timeout)
+
+
+def test_a_step_on_every_host_runs_on_them_at_once(scenario: Scenario) -> None:
+    results = solve(MeetingBackend("sudo systemctl restart docker"), scenario)
+    restarts = [(r.host, r.status) for r in results if r.id == "restart-docker"]
+    assert restarts == [("registry", "pass"), ("client", "pass")]  # the scenario's order
+    assert [r.id for r in results] == [
+        s.id for s in scenario.steps for _ in s.hosts
+    ]  # every result in step order
+
+
+def test_a_failure_on_one_of_a_steps_hosts_skips_the_rest(scenario: Scenario) -> None:
+    backend = ScriptedBackend({"sudo systemctl restart docker": [error("Job failed")]})
+    results = solve(backend, scenario)
+    restarts = {r.host: r.status for r in results if r.id == "restart-docker"}
+    assert restarts == {"registry": "fail", "client": "fail"}
+    after = results[[r.id for r in results].index("wait-registry") :]
+    assert {r.status for r in after} == {"skipped"}
+
+
+def test_grade_checks_the_hosts_at_once(scenario: Scenario) -> None:
+    # daemon-json-insecure is the first goal on the client, and concerns the registry too.
+    backend = MeetingBackend("daemon.json")
+    report = runner.grade(backend, scenario, "lab", 5, lambda *a: None, lambda r: None)
+    assert report.ok
+    assert [(r.id, r.host) for r in report.results] == [
+        (g.id, h.name) for g in scenario.goals for h in g.hosts
+    ]
 
 
 def test_grade_reports_missing_goals_with_hints(scenario: Scenario) -> None:

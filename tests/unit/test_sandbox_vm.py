@@ -174,3 +174,24 @@ def test_down_without_a_record_removes_no_volume(
     assert done.returncode == 0, done.stderr
     assert "vol-delete" not in (fake / "log").read_text()
     assert "no record" in done.stderr
+
+
+def test_down_deletes_the_box_volumes_it_uploaded_of_either_suite(
+    fake: Path,
+    dummy: Callable[[str], int],
+) -> None:
+    (fake / "answers").touch()
+    (fake / "run").mkdir()
+    (fake / "run" / "libvirtd.pid").write_text(str(dummy("libvirtd")))
+    (fake / "volumes").write_text("user.img\n")
+    assert run_function(fake, "record_found").returncode == 0
+    uploaded = [
+        f"debian-VAGRANTSLASH-{suite}64_vagrant_box_image_0_1795862747_box.img"
+        for suite in ("bookworm", "trixie")
+    ]
+    other_box = "debian-VAGRANTSLASH-sid64_vagrant_box_image_0_box.img"
+    (fake / "volumes").write_text("\n".join(["user.img", *uploaded, other_box, ""]))
+    done = run_function(fake, "cmd_down")
+    assert done.returncode == 0, done.stderr
+    calls = (fake / "log").read_text().splitlines()
+    assert [c.split()[-1] for c in calls if " vol-delete " in c] == uploaded

@@ -25,6 +25,7 @@ import shlex
 import stat
 import subprocess
 import tempfile
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -138,6 +139,7 @@ class VmShell:
         self._config_hosts: list[str] | None = None
         self._config_fresh = False
         self._ssh_version: str | None = None
+        self._choosing = threading.Lock()
 
     # ---------------------------------------------------------------- exec
     def exec(self, host: str, command: str, timeout: float) -> ExecResult:
@@ -150,7 +152,7 @@ class VmShell:
         # 255 is ssh's own failure (or the command's exit 255): with the master gone,
         # the next command chooses its route again instead of failing the same way.
         if route.kind == "mux" and result.exit_code == 255 and not self._master_alive(host):
-            del self.routes[host]
+            self.routes.pop(host, None)
         return result
 
     def vagrant_exec(self, host: str, command: str, timeout: float) -> ExecResult:
@@ -170,11 +172,13 @@ class VmShell:
 
     # ---------------------------------------------------------------- routes
     def route(self, host: str) -> Route:
-        if host not in self.routes:
-            self.routes[host] = self._choose(host)
-            chosen = self.routes[host]
-            self.note(f"{host}: exec via {describe(chosen.kind)} ({chosen.reason})")
-        return self.routes[host]
+        # The checker runs hosts in threads; choosing a route writes the shared ssh-config.
+        with self._choosing:
+            if host not in self.routes:
+                self.routes[host] = self._choose(host)
+                chosen = self.routes[host]
+                self.note(f"{host}: exec via {describe(chosen.kind)} ({chosen.reason})")
+            return self.routes[host]
 
     def _choose(self, host: str) -> Route:
         if self.force == "vagrant":

@@ -6,6 +6,7 @@ import dataclasses
 import re
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from typing import Literal
@@ -113,15 +114,15 @@ def solve(
     on_start: OnStart,
     on_result: OnResult,
 ) -> CheckReport:
-    """Replay every step in order; after the first failure the rest are skipped (they build on it)."""
+    """Replay every step in order; a step on several hosts runs on them at once (a student
+    types it in each host's terminal). After the first failure the rest are skipped
+    (they build on it)."""
     report = CheckReport(lab=lab, mode="solve", backend=backend.name)
-    runs = [(step, host.name) for step in scenario.steps for host in step.hosts]
     engines = probe_engines(backend, [h for s in scenario.steps for h in s.hosts], timeout)
     report.engines = {name: info.label for name, info in engines.items()}
     failed = False
 
     def run(step: Step, host: str) -> CheckResult:
-        nonlocal failed
         if failed:
             return CheckResult(
                 step.id,
@@ -134,12 +135,15 @@ def solve(
                 detail="an earlier step failed",
                 engine=engines[host].label,
             )
-        result = _run_step(backend, step, host, engines[host], timeout)
-        failed = result.status == "fail"
-        return result
+        return _run_step(backend, step, host, engines[host], timeout)
 
-    checks = [(s.id, h, partial(run, s, h)) for s, h in runs]
-    _run_all(report, checks, scenario.secrets, on_start, on_result)
+    batches = [[(s.id, h.name, partial(run, s, h.name)) for h in s.hosts] for s in scenario.steps]
+    start = time.monotonic()
+    total = sum(map(len, batches))
+    for batch in batches:
+        results = _run_batch(report, batch, total, scenario.secrets, on_start, on_result)
+        failed = failed or any(r.status == "fail" for r in results)
+    report.duration = time.monotonic() - start
     return report
 
 
@@ -151,37 +155,64 @@ def grade(
     on_start: OnStart,
     on_result: OnResult,
 ) -> CheckReport:
-    """Check every goal on every host it concerns. Goals only read state; nothing is changed."""
+    """Check every goal on every host it concerns. Goals only read state and change
+    nothing, so the hosts are checked at once, each host's goals in order."""
     report = CheckReport(lab=lab, mode="grade", backend=backend.name)
     runs = [(goal, host.name) for goal in scenario.goals for host in goal.hosts]
     engines = probe_engines(backend, [h for g in scenario.goals for h in g.hosts], timeout)
     report.engines = {name: info.label for name, info in engines.items()}
     checks = [(g.id, h, partial(_run_goal, backend, g, h, engines[h], timeout)) for g, h in runs]
-    _run_all(report, checks, scenario.secrets, on_start, on_result)
+    start = time.monotonic()
+    _run_batch(report, checks, len(checks), scenario.secrets, on_start, on_result, by_host=True)
+    report.duration = time.monotonic() - start
     return report
 
 
-def _run_all(
+Check = tuple[str, str, Callable[[], CheckResult]]
+
+
+def _run_batch(
     report: CheckReport,
-    checks: Sequence[tuple[str, str, Callable[[], CheckResult]]],
+    checks: Sequence[Check],
+    total: int,
     secrets: tuple[str, ...],
     on_start: OnStart,
     on_result: OnResult,
-) -> None:
-    """Run each (id, host, check) in order, telling the callers, and time the whole.
-    Every result has the lab's secrets masked before anyone sees it."""
-    start = time.monotonic()
-    for index, (item, host, check) in enumerate(checks, start=1):
-        on_start(item, host, index, len(checks))
-        result = redact(check(), secrets)
+    *,
+    by_host: bool = False,
+) -> list[CheckResult]:
+    """Run `checks` with one thread per host (each host's checks in order), telling the
+    callers in the checks' order; every result has the lab's secrets masked before anyone
+    sees it. by_host=False: the checks are on distinct hosts (one step's hosts)."""
+    first = len(report.results)
+    for index, (item, host, _) in enumerate(checks, start=first + 1):
+        on_start(item, host, index, total)
+    lanes: dict[str, list[int]] = {}
+    for index, (_, host, _) in enumerate(checks):
+        lanes.setdefault(host if by_host else str(index), []).append(index)
+    results: list[CheckResult | None] = [None] * len(checks)
+
+    def lane(indexes: list[int]) -> None:
+        for index in indexes:
+            results[index] = redact(checks[index][2](), secrets)
+
+    if len(lanes) == 1:
+        lane(next(iter(lanes.values())))
+    else:
+        with ThreadPoolExecutor(max_workers=len(lanes)) as pool:
+            for future in [pool.submit(lane, indexes) for indexes in lanes.values()]:
+                future.result()
+    done = [r for r in results if r is not None]
+    for result in done:
         report.results.append(result)
         on_result(result)
-    report.duration = time.monotonic() - start
+    return done
 
 
 def _run_step(
     backend: Backend, step: Step, host: str, engine: EngineInfo, timeout: float
 ) -> CheckResult:
+    start = time.monotonic()
     real = real_for(step.reals, step.engine, engine.major)
     attempts = 0
     while True:
@@ -198,7 +229,8 @@ def _run_step(
         title=step.title.en,
         command=step.run,
         status=status,
-        duration=executed.duration,
+        # Every attempt and pause: how long the student waits for this step.
+        duration=time.monotonic() - start,
         expected=_claim(step.post),
         detail=detail,
         exit_code=executed.exit_code,

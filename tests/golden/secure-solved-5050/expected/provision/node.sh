@@ -231,7 +231,9 @@ restart_docker() {
 start_docker() {
     docker_answers && return 0
     if [ -d /run/systemd/system ]; then
-        systemctl start docker
+        # A box may ship Docker off until provisioning has written daemon.json (one start
+        # instead of a start at boot and a restart); from now on it starts at boot.
+        systemctl enable --now docker
     else
         service docker start
     fi
