@@ -192,7 +192,7 @@ DF
 # htpasswd in /usr/local/apache2/bin on PATH; the stand-in carries Debian's
 # apache2-utils htpasswd there, a busybox /bin/sh, and busybox httpd for its CMD.
 build_httpd() {
-    if have_image httpd:2 1; then log "httpd:2 present"; return 0; fi
+    if have_image httpd:2 2; then log "httpd:2 present"; return 0; fi
     command -v htpasswd >/dev/null || die "htpasswd missing (install apache2-utils: engine.sh deps)"
     local ctx=$WORK/httpd
     mkdir -p "$ctx/rootfs/bin" "$ctx/rootfs/usr/local/bin" "$ctx/rootfs/usr/local/apache2/htdocs" "$ctx/rootfs/tmp"
@@ -202,10 +202,11 @@ build_httpd() {
     echo '<html><body><h1>It works!</h1></body></html>' >"$ctx/rootfs/usr/local/apache2/htdocs/index.html"
     cat >"$ctx/rootfs/usr/local/bin/httpd-foreground" <<'SH'
 #!/bin/sh
-# busybox httpd in the foreground; stop it cleanly on TERM/INT
+# busybox httpd in the foreground; stop it cleanly on WINCH (the image's STOPSIGNAL:
+# Apache's graceful stop), TERM or INT
 httpd -f -p 80 -h /usr/local/apache2/htdocs &
 pid=$!
-trap 'kill "$pid" 2>/dev/null; wait "$pid"; exit 0' TERM INT
+trap 'kill "$pid" 2>/dev/null; wait "$pid"; exit 0' WINCH TERM INT
 wait "$pid"
 SH
     chmod 755 "$ctx/rootfs/usr/local/bin/httpd-foreground"
@@ -215,7 +216,7 @@ SH
 FROM scratch
 COPY rootfs/ /
 RUN ["/bin/busybox", "--install", "-s", "/bin"]
-LABEL labgen.stand-in=1
+LABEL labgen.stand-in=2
 ENV HTTPD_PREFIX=/usr/local/apache2
 ENV PATH=/usr/local/apache2/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 WORKDIR /usr/local/apache2
@@ -377,8 +378,10 @@ make_labbox_rootfs() {
 # build_labbox SUITE: labgen/labbox:SUITE, a box whose nodes run labgen/node:SUITE
 build_labbox() {
     local suite=$1 tarball ctx=$WORK/labbox-$1 plugin key
-    # The box carries the node image: either template changed rebuilds it.
-    key=$(printf '%s|%s' "$(template_key "$NODE_TEMPLATE")" "$(template_key "$LABBOX_TEMPLATE")" | sha256sum | cut -c1-16)
+    # The box carries the node image and the hub's images: a changed template or stand-in
+    # rebuilds it.
+    key=$(printf '%s|%s|%s' "$(template_key "$NODE_TEMPLATE")" "$(template_key "$LABBOX_TEMPLATE")" \
+        "$(cat "$IMG_CACHE"/.*.id 2>/dev/null)" | sha256sum | cut -c1-16)
     if have_image "labgen/labbox:$suite" "$key"; then log "labgen/labbox:$suite present"; return 0; fi
     docker image inspect "labgen/node:$suite" >/dev/null 2>&1 || die "labgen/node:$suite missing: run '$0 build $suite' first"
     tarball=$(labbox_rootfs_tarball)
