@@ -6,6 +6,7 @@
 #   up      start it (pidfile /run/labgen-vm/hub.pid) and fill it with
 #           $LABGEN_IMAGES_DIR/registry-2.tar   -> library/registry:2
 #           $LABGEN_IMAGES_DIR/nginx-alpine.tar -> library/nginx:alpine
+#           $LABGEN_IMAGES_DIR/httpd-2.tar      -> library/httpd:2 (part 2's htpasswd)
 #           (docker-archive tarballs; a missing one is skipped with a warning,
 #            LABGEN_HUB_REQUIRE_IMAGES=1 makes that an error)
 #   down    stop it by pidfile and remove its storage
@@ -24,7 +25,7 @@ PIDFILE=$RUN_DIR/hub.pid
 CONF=$RUN_DIR/hub-config.yml
 LOGFILE=$RUN_DIR/hub.log
 # tarball -> repository:tag
-IMAGES=("registry-2.tar=library/registry:2" "nginx-alpine.tar=library/nginx:alpine")
+IMAGES=("registry-2.tar=library/registry:2" "nginx-alpine.tar=library/nginx:alpine" "httpd-2.tar=library/httpd:2")
 
 log() { printf '[hub.sh] %s\n' "$*" >&2; }
 
