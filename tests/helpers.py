@@ -112,3 +112,19 @@ def open_in_chromium(
         assert not console, console
     assert shot.stat().st_size > 10_000, "the screenshot is blank"
     return dumped.stdout, shot
+
+
+def run_with_stub_docker(
+    tmp_path: Path, sh: str, docker_body: str, command: str
+) -> subprocess.CompletedProcess[str]:
+    """Run `command` in a real sh whose PATH finds a stand-in `docker` (a sh script body)."""
+    stub = tmp_path / "docker"
+    stub.write_text(f"#!/bin/sh\n{docker_body}\n")
+    stub.chmod(0o755)
+    return subprocess.run(
+        [sh, "-c", command],
+        env={"PATH": f"{tmp_path}:/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -11,6 +10,7 @@ from xml.etree import ElementTree
 
 import pytest
 
+from helpers import run_with_stub_docker
 from labgen.backends.base import ExecResult, HostStatus, Progress
 from labgen.check import report as render
 from labgen.check import runner
@@ -349,16 +349,7 @@ def test_registry_probe_exit_codes_in_a_real_shell(
     tmp_path: Path, require_tool: Callable[[str], str], docker: str, code: int
 ) -> None:
     """The probe as the hosts' sh runs it, with a stand-in `docker` answering the listing."""
-    stub = tmp_path / "docker"
-    stub.write_text(f"#!/bin/sh\n{docker}\n")
-    stub.chmod(0o755)
-    done = subprocess.run(
-        [require_tool("sh"), "-c", runner.REGISTRY_PROBE],
-        env={"PATH": f"{tmp_path}:/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = run_with_stub_docker(tmp_path, require_tool("sh"), docker, runner.REGISTRY_PROBE)
     assert done.returncode == code, done.stderr
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers import run_with_stub_docker
 from labgen.backends.base import ExecResult
 from labgen.check import runner
 from labgen.errors import SpecError
@@ -166,14 +167,6 @@ def test_part_one_probe_in_a_real_shell(
 ) -> None:
     """The probe as the hosts' sh runs it; a stand-in docker lists a registry container
     and answers `container inspect` with its environment."""
-    stub = tmp_path / "docker"
-    stub.write_text(f'#!/bin/sh\ncase "$2" in ls) echo registry ;; inspect) {inspect} ;; esac\n')
-    stub.chmod(0o755)
-    done = subprocess.run(
-        [require_tool("sh"), "-c", runner.PART1_REGISTRY_PROBE],
-        env={"PATH": f"{tmp_path}:/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    docker = f'case "$2" in ls) echo registry ;; inspect) {inspect} ;; esac'
+    done = run_with_stub_docker(tmp_path, require_tool("sh"), docker, runner.PART1_REGISTRY_PROBE)
     assert done.returncode == code, done.stderr
