@@ -176,6 +176,11 @@ def test_two_vm_lab_up_check_reprovision_down(
             "registry", ". /etc/os-release && echo $VERSION_CODENAME", 60
         )
         assert release.stdout.strip() == SUITE  # the box asked for
+        # Provisioning named each VM (not Vagrant's vm.hostname); sudo resolves the name
+        # (no "unable to resolve host" on stderr).
+        for host in ("registry", "client"):
+            named = VmShell(folder, [host]).exec(host, "hostname && sudo true", 60)
+            assert (named.exit_code, named.stdout, named.stderr) == (0, f"{host}\n", "")
 
         start = time.monotonic()
         check = labgen(vm_env, "check", str(folder), "--json", cwd=tmp_path)

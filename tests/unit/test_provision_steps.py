@@ -120,3 +120,80 @@ def test_as_names_a_missing_user_in_one_line(
     assert done.stderr.splitlines() == [
         "labgen-node: error: --as: no user 'nobody-here' on this host"
     ]
+
+
+@pytest.fixture
+def machine(tmp_path: Path) -> dict[str, Path]:
+    """A stand-in /etc (hostname, hosts) and kernel hostname, as a fresh box has them."""
+    etc = tmp_path / "etc"
+    etc.mkdir()
+    files = {"hostname": etc / "hostname", "hosts": etc / "hosts", "kernel": tmp_path / "kname"}
+    files["hostname"].write_text("localhost\n")
+    files["hosts"].write_text("127.0.0.1\tlocalhost\n# 127.0.1.1 client (a comment)\n")
+    files["kernel"].write_text("localhost\n")
+    return files
+
+
+def provision_names(tmp_path: Path, machine: dict[str, Path], *args: str) -> str:
+    """Run `node.sh provision client ARGS` on the stand-in machine; its stderr."""
+    done = subprocess.run(
+        ["bash", str(tmp_path / "node.sh"), "provision", "client", *args],
+        capture_output=True,
+        text=True,
+        env={
+            "PATH": f"{tmp_path / 'stubs'}:/usr/bin:/bin",
+            "HOME": str(tmp_path / "home"),
+            "LABGEN_ETC": str(machine["hosts"].parent),
+            "LABGEN_KERNEL_HOSTNAME": str(machine["kernel"]),
+        },
+        check=False,
+        timeout=60,
+    )
+    assert done.returncode != 0 and "stub: stop here" in done.stderr, done.stderr
+    return done.stderr
+
+
+def test_set_hostname_names_the_vm_once(
+    provision_client: Callable[..., tuple[str, list[str]]],
+    tmp_path: Path,
+    machine: dict[str, Path],
+) -> None:
+    """--set-hostname (VMs) does what Vagrant's vm.hostname did, without its NIC restart:
+    the name now and at boot, and resolving to a loopback address; a second run changes
+    nothing."""
+    provision_names(tmp_path, machine, "--as", VAGRANT_LOGIN_USER, "--set-hostname")
+    assert machine["hostname"].read_text() == "client\n"
+    assert machine["kernel"].read_text() == "client"
+    hosts = "127.0.0.1\tlocalhost\n# 127.0.1.1 client (a comment)\n127.0.1.1\tclient\n"
+    assert machine["hosts"].read_text() == hosts
+    stamps = {name: path.stat().st_mtime_ns for name, path in machine.items()}
+    provision_names(tmp_path, machine, "--set-hostname")
+    assert machine["hosts"].read_text() == hosts
+    assert {name: path.stat().st_mtime_ns for name, path in machine.items()} == stamps
+
+
+def test_without_set_hostname_the_name_stays(
+    provision_client: Callable[..., tuple[str, list[str]]],
+    tmp_path: Path,
+    machine: dict[str, Path],
+) -> None:
+    before = {name: path.read_text() for name, path in machine.items()}
+    provision_names(tmp_path, machine, "--as", VAGRANT_LOGIN_USER)
+    assert {name: path.read_text() for name, path in machine.items()} == before
+
+
+def test_provision_names_a_wrong_option_in_one_line(
+    provision_client: Callable[..., tuple[str, list[str]]], tmp_path: Path
+) -> None:
+    for args in (["--hostname"], ["--as"]):
+        done = subprocess.run(
+            ["bash", str(tmp_path / "node.sh"), "provision", "client", *args],
+            capture_output=True,
+            text=True,
+            env={"PATH": f"{tmp_path / 'stubs'}:/usr/bin:/bin"},
+            check=False,
+        )
+        assert done.returncode != 0
+        assert done.stderr.splitlines() == [
+            "labgen-node: error: usage: labgen-node provision HOST [--as USER] [--set-hostname]"
+        ]

@@ -165,7 +165,8 @@ def test_vagrantfile_carries_hostile_values_as_data(
     assert [n["ip"] for n in networks] == [host.ip for host in spec.hosts]
     provisions = [opts for path, _, opts in log if path == "config.vm.define.vm.provision"]
     assert [p["args"] for p in provisions] == [
-        ["provision", host.name, "--as", VAGRANT_LOGIN_USER] for host in spec.hosts
+        ["provision", host.name, "--as", VAGRANT_LOGIN_USER, "--set-hostname"]
+        for host in spec.hosts
     ]
 
 

@@ -56,12 +56,14 @@ def test_script_is_sent_only_when_the_vm_copy_differs(backend: VagrantBackend) -
     result, sent = backend.reprovision("registry", 30)
     assert sent and result.exit_code == 0, result.output
     # The sent copy ran.
-    assert result.stdout.startswith("provisioned registry --as vagrant by /tmp/")
+    assert result.stdout.startswith("provisioned registry --as vagrant --set-hostname by /tmp/")
     installed.write_text(NODE)  # what node.sh does on its first run
     installed.chmod(0o755)
     result, sent = backend.reprovision("registry", 30)
     assert not sent and result.exit_code == 0, result.output
-    assert result.stdout.startswith(f"provisioned registry --as vagrant by {installed} ")
+    assert result.stdout.startswith(
+        f"provisioned registry --as vagrant --set-hostname by {installed} "
+    )
     assert "base64" not in backend.calls[-1]  # only the check and the run went
 
 
@@ -70,7 +72,9 @@ def test_changed_script_is_sent_again(backend: VagrantBackend) -> None:
     installed.write_text(NODE.replace("provisioned", "old"))
     installed.chmod(0o755)
     result, sent = backend.reprovision("client", 30)
-    assert sent and result.stdout.startswith("provisioned client --as vagrant by /tmp/")
+    assert sent and result.stdout.startswith(
+        "provisioned client --as vagrant --set-hostname by /tmp/"
+    )
 
 
 def test_failed_provisioning_keeps_its_exit_code(backend: VagrantBackend) -> None:

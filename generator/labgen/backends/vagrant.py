@@ -23,7 +23,7 @@ from labgen.backends.base import ExecResult, HostStatus, Progress, host_statuses
 from labgen.backends.vmssh import Note, VmShell
 from labgen.errors import LabgenError
 from labgen.lab import Lab
-from labgen.spec.rules import VAGRANT_LOGIN_USER
+from labgen.spec.rules import vm_provision_args
 
 # `vagrant up` prints "==> registry: Booting VM..."; these lines name machine and stage
 # (its indented detail lines, "==> registry:  -- Graphics Port: ...", are left out).
@@ -99,13 +99,13 @@ class VagrantBackend:
 
     def reprovision(self, host: str, timeout: float) -> tuple[ExecResult, bool]:
         """Provision a running VM again over its connection, the way Vagrant's shell
-        provisioner does (`sudo node.sh provision HOST --as vagrant`), but without starting Vagrant
+        provisioner does (`sudo node.sh provision HOST --as vagrant --set-hostname`), but without starting Vagrant
         and sending the script only when the VM's copy differs. Returns the result and
         whether the script was sent."""
         script = (self.lab.path / "provision" / "node.sh").read_bytes()
         digest = hashlib.sha256(script).hexdigest()
         same = f"echo {digest}' *{INSTALLED_NODE}' | sha256sum --check --status 2>/dev/null"
-        args = f"provision {shlex.quote(host)} --as {VAGRANT_LOGIN_USER}"
+        args = shlex.join(vm_provision_args(host))
         run_installed = f"sudo {INSTALLED_NODE} {args}"
         result = self.exec(host, f"{same} || exit 100; {run_installed}", timeout)
         if result.exit_code != 100:

@@ -191,6 +191,10 @@ def _context(spec: LabSpec, scenario: Scenario) -> dict[str, Any]:
             {
                 "name": host.name,
                 "ip": host.ip,
+                # Ruby literals, for the Vagrantfile's shell provisioner
+                "provision_args": ", ".join(
+                    quoting.ruby(arg) for arg in rules.vm_provision_args(host.name)
+                ),
                 "role": host.role,
                 "engine": host.engine,
                 # the engine's storage needs a real filesystem, not overlay on overlay
@@ -203,7 +207,6 @@ def _context(spec: LabSpec, scenario: Scenario) -> dict[str, Any]:
         ],
         "scenario": scenario,
         "setup": bool(scenario.setup),
-        "login_user": rules.VAGRANT_LOGIN_USER,
         "steps": _handout_steps(scenario),
         # a lab with more than one engine labels each command with its engine
         "engine_labels": len({host.engine for host in spec.hosts}) > 1,

@@ -11,6 +11,8 @@
 #                                      daemon.json, (solved mode) do HOST's steps
 #   node.sh provision HOST --as USER   the same, running the steps as USER (the login
 #                                      user the checker runs them as, on VMs)
+#   node.sh provision HOST --set-hostname
+#                                      the same, naming this machine HOST first (VMs)
 #   labgen-node daemon-json add KEY VALUE
 #                                      merge VALUE into the list KEY of daemon.json
 #   labgen-node daemon-json remove KEY VALUE
@@ -29,6 +31,8 @@ MODE=student
 MIRROR=''
 DAEMON_JSON=${LABGEN_DAEMON_JSON:-/etc/docker/daemon.json}
 REGISTRIES_CONF=${LABGEN_REGISTRIES_CONF:-/etc/containers/registries.conf}
+ETC=${LABGEN_ETC:-/etc}
+KERNEL_HOSTNAME=${LABGEN_KERNEL_HOSTNAME:-/proc/sys/kernel/hostname}
 DONE_MARKER=/run/labgen/provisioned
 # The user the steps run as (provision --as USER); none: the caller (root).
 STEP_USER=
@@ -233,7 +237,9 @@ start_docker() {
     if [ -d /run/systemd/system ]; then
         # A box may ship Docker off until provisioning has written daemon.json (one start
         # instead of a start at boot and a restart); from now on it starts at boot.
-        systemctl enable --now docker
+        # No SysV links: update-rc.d reloads systemd twice more, 5 s under software
+        # emulation, for links no systemd boot reads.
+        SYSTEMCTL_SKIP_SYSV=1 systemctl enable --now docker
     else
         service docker start
     fi
@@ -346,17 +352,47 @@ provision_podman() {
     log "$host is ready ($MODE mode, podman)"
 }
 
+# set_hostname NAME: name this machine NAME now and at every boot, and let the name
+# resolve to a loopback address as Vagrant's vm.hostname does (sudo looks it up).
+# Done here rather than by vm.hostname: Vagrant then restarts the NIC to renew its
+# DHCP lease, which cost 20 s of `vagrant up` under software emulation.
+set_hostname() {
+    local name=$1
+    if [ "$(cat "$ETC/hostname" 2>/dev/null)" != "$name" ]; then
+        printf '%s\n' "$name" >"$ETC/hostname"
+    fi
+    if [ "$(cat "$KERNEL_HOSTNAME")" != "$name" ]; then
+        printf '%s' "$name" >"$KERNEL_HOSTNAME"
+    fi
+    if ! awk -v name="$name" '$1 !~ /^#/ { for (i = 2; i <= NF; i++) if ($i == name) found = 1 }
+            END { exit !found }' "$ETC/hosts"; then
+        printf '127.0.1.1\t%s\n' "$name" >>"$ETC/hosts"
+    fi
+}
+
 provision() {
-    local host=${1:-} changed=no groups
+    local host=${1:-} changed=no groups name_host=no
+    local usage="usage: labgen-node provision HOST [--as USER] [--set-hostname]"
     case "$host" in
         registry|client) ;;
         *) die "unknown host '$host'; the hosts of lab $LAB are: "'registry, client' ;;
     esac
-    case "$#:${2:-}" in
-        1:) ;;
-        3:--as) STEP_USER=$3; id "$STEP_USER" >/dev/null 2>&1 || die "--as: no user '$STEP_USER' on this host" ;;
-        *) die "usage: labgen-node provision HOST [--as USER]" ;;
-    esac
+    shift
+    while [ "$#" -gt 0 ]; do
+        case "$1" in
+            --as)
+                [ "$#" -ge 2 ] || die "$usage"
+                STEP_USER=$2
+                id "$STEP_USER" >/dev/null 2>&1 || die "--as: no user '$STEP_USER' on this host"
+                shift 2
+                ;;
+            --set-hostname) name_host=yes; shift ;;
+            *) die "$usage" ;;
+        esac
+    done
+    if [ "$name_host" = yes ]; then
+        set_hostname "$host"
+    fi
     if ! cmp -s "$0" /usr/local/sbin/labgen-node; then
         install -m 0755 "$0" /usr/local/sbin/labgen-node
     fi
@@ -407,5 +443,5 @@ case "${1:-}" in
         echo "$REGISTRIES_CONF_EDIT"
         ;;
     restart-docker) restart_docker ;;
-    *) die "usage: labgen-node provision HOST [--as USER] | daemon-json add|remove KEY VALUE | registries-conf add-insecure HOST:PORT | restart-docker" ;;
+    *) die "usage: labgen-node provision HOST [--as USER] [--set-hostname] | daemon-json add|remove KEY VALUE | registries-conf add-insecure HOST:PORT | restart-docker" ;;
 esac
