@@ -29,8 +29,9 @@ GUEST_PACKAGES=(linux-image-amd64 grub-pc openssh-server sudo ifupdown isc-dhcp-
 case $SUITE in
   bookworm) ;;
   # trixie's docker.io has no client (it only recommends docker-cli); podman's netavark
-  # needs nft to run containers (engines-here.md).
-  trixie) GUEST_PACKAGES+=(docker-cli podman nftables) ;;
+  # needs nft to run containers (engines-here.md); rootless podman, as the vagrant user
+  # runs it, needs newuidmap (uidmap: a Recommends, installed by default elsewhere).
+  trixie) GUEST_PACKAGES+=(docker-cli podman nftables uidmap) ;;
   *) echo "box.sh: LABGEN_BOX_SUITE=$SUITE is not supported; use bookworm or trixie" >&2; exit 2 ;;
 esac
 

@@ -302,3 +302,55 @@ def continue_with_part_two(
         )
         assert root_login.returncode == 1, host
     return timings
+
+
+# A podman client next to the docker registry host (podman: Debian 13 only).
+PODMAN_SPEC = (
+    SPEC
+    + """hosts:
+  - {name: registry, ip: 192.168.56.101, role: registry}
+  - {name: client, ip: 192.168.56.102, role: client, engine: podman}
+"""
+)
+LAN_IMAGE = "192.168.56.101:5000/nginx:alpine"  # what the client pulls in the end
+PODMAN_SOLVE_STATUSES = {
+    ("pull-lan-before-config", "client"): "expected-failure",
+    ("pull-lan-daemon-json", "client"): "deviation",
+    ("push-lan-untagged", "registry"): "deviation",
+}
+
+
+@pytest.mark.skipif(SUITE != "trixie", reason="podman clients need os debian-13")
+def test_podman_client_vm_solves_and_grades(vm_env: dict[str, str], tmp_path: Path) -> None:
+    """On a VM the steps and goals run as the login user: podman is rootless there, with
+    its own storage, and needs newuidmap (the box once lacked it: up failed)."""
+    spec = tmp_path / "vm-pod.yaml"
+    spec.write_text(PODMAN_SPEC)
+    folder = tmp_path / "vm-pod"
+    assert labgen(vm_env, "create", str(spec), "--out", str(folder), cwd=tmp_path).returncode == 0
+    try:
+        up = labgen(
+            vm_env, "up", str(folder), "--backend", "vagrant", "--provider", "libvirt", cwd=tmp_path
+        )
+        assert up.returncode == 0, up.stderr[-3000:]
+        status = labgen(vm_env, "status", str(folder), cwd=tmp_path)
+        assert status.returncode == 0 and status.stdout.count("engine answers") == 2, status
+        check = labgen(vm_env, "check", str(folder), "--json", cwd=tmp_path)
+        assert check.returncode == 0, failed_steps(check)
+        report = json.loads(check.stdout)
+        assert report["engines"]["client"].startswith("podman 5.")
+        assert solve_statuses(report) == PODMAN_SOLVE_STATUSES
+        env = {**os.environ, "VAGRANT_HOME": vm_env["VAGRANT_HOME"]}
+        pulled = subprocess.run(
+            ["vagrant", "ssh", "client", "-c", f"podman image exists {LAN_IMAGE}", "--", "-q"],
+            cwd=folder,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        assert pulled.returncode == 0, pulled.stderr  # in the login user's own storage
+        grade = labgen(vm_env, "check", str(folder), "--mode", "grade", cwd=tmp_path)
+        assert grade.returncode == 0, grade.stdout + grade.stderr[-2000:]
+    finally:
+        down = labgen(vm_env, "down", str(folder), cwd=tmp_path)
+    assert down.returncode == 0, down.stderr

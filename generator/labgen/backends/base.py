@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from labgen.spec.model import Engine, Host
+
 Progress = Callable[[str], None]
 
 
@@ -31,7 +33,20 @@ class ExecResult:
 class HostStatus:
     host: str
     state: str  # running, stopped, not created, ...
-    engine: bool  # the host's Docker engine answers
+    engine: bool  # the host's engine (Docker or podman) answers
+
+
+# A command that succeeds when the host's engine works (podman has no daemon to ask).
+ENGINE_ANSWERS: dict[Engine, str] = {
+    "docker": "docker info >/dev/null 2>&1",
+    "podman": "podman info >/dev/null 2>&1",
+}
+ENGINE_NAMES: dict[Engine, str] = {"docker": "Docker", "podman": "podman"}
+
+
+def ready_command(host: Host) -> str:
+    """Succeeds once the host's provisioning has finished and its engine answers."""
+    return f"test -f /run/labgen/provisioned && {ENGINE_ANSWERS[host.engine]}"
 
 
 class Backend(Protocol):
@@ -50,15 +65,15 @@ class Backend(Protocol):
 
 
 def host_statuses(
-    backend: Backend, hosts: Sequence[str], states: dict[str, str]
+    backend: Backend, hosts: Sequence[Host], states: dict[str, str]
 ) -> list[HostStatus]:
     """Each host's state as its backend names it, and whether its engine answers."""
     return [
         HostStatus(
-            host=host,
-            state=states.get(host, "not created"),
-            engine=states.get(host) == "running"
-            and backend.exec(host, "docker info >/dev/null 2>&1", 60).exit_code == 0,
+            host=host.name,
+            state=states.get(host.name, "not created"),
+            engine=states.get(host.name) == "running"
+            and backend.exec(host.name, ENGINE_ANSWERS[host.engine], 60).exit_code == 0,
         )
         for host in hosts
     ]

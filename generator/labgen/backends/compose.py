@@ -7,12 +7,16 @@ import os
 import time
 from pathlib import Path
 
-from labgen.backends.base import ExecResult, HostStatus, Progress, host_statuses, run_process
+from labgen.backends.base import (
+    ExecResult,
+    HostStatus,
+    Progress,
+    host_statuses,
+    ready_command,
+    run_process,
+)
 from labgen.errors import LabgenError
 from labgen.lab import Lab
-
-# A node is ready when its provisioning has finished and its engine answers.
-READY_COMMAND = "test -f /run/labgen/provisioned && { docker info || podman info; } >/dev/null 2>&1"
 
 
 def runtime_override(lab: Lab, runtime: str) -> str:
@@ -82,9 +86,10 @@ class ComposeBackend:
 
     def _wait_ready(self, progress: Progress) -> None:
         start = time.monotonic()
-        waiting = [host.name for host in self.lab.spec.hosts]
+        ready = {host.name: ready_command(host) for host in self.lab.spec.hosts}
+        waiting = list(ready)
         while waiting:
-            waiting = [h for h in waiting if self.exec(h, READY_COMMAND, 20).exit_code != 0]
+            waiting = [h for h in waiting if self.exec(h, ready[h], 20).exit_code != 0]
             elapsed = time.monotonic() - start
             states = _service_states(
                 run_process(self._compose("ps", "--all", "--format", "json"), 30).stdout
@@ -114,9 +119,7 @@ class ComposeBackend:
 
     def status(self) -> list[HostStatus]:
         listed = run_process(self._compose("ps", "--all", "--format", "json"), 30)
-        return host_statuses(
-            self, [h.name for h in self.lab.spec.hosts], _service_states(listed.stdout)
-        )
+        return host_statuses(self, self.lab.spec.hosts, _service_states(listed.stdout))
 
     def down(self, progress: Progress) -> None:
         progress("removing the nodes and their volumes (docker compose down)")

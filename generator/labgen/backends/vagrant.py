@@ -19,7 +19,15 @@ import subprocess
 from collections.abc import Iterator
 from typing import Any
 
-from labgen.backends.base import ExecResult, HostStatus, Progress, host_statuses, run_process
+from labgen.backends.base import (
+    ENGINE_NAMES,
+    ExecResult,
+    HostStatus,
+    Progress,
+    host_statuses,
+    ready_command,
+    run_process,
+)
 from labgen.backends.vmssh import Note, VmShell
 from labgen.errors import LabgenError
 from labgen.lab import Lab
@@ -28,7 +36,6 @@ from labgen.spec.rules import vm_provision_args
 # `vagrant up` prints "==> registry: Booting VM..."; these lines name machine and stage
 # (its indented detail lines, "==> registry:  -- Graphics Port: ...", are left out).
 STAGE_LINE = re.compile(r"^==> (?P<host>[\w.-]+): (?P<stage>\S.*)$")
-READY_COMMAND = "test -f /run/labgen/provisioned && { docker info || podman info; } >/dev/null 2>&1"
 # Where provisioning installs provision/node.sh on each VM (and runs it from again).
 INSTALLED_NODE = "/usr/local/sbin/labgen-node"
 
@@ -87,10 +94,10 @@ class VagrantBackend:
                 "fix the cause, then `vagrant provision` (or `labgen down` and up again)"
             ) from None
         for host in self.lab.spec.hosts:
-            if self.exec(host.name, READY_COMMAND, 120).exit_code != 0:
+            if self.exec(host.name, ready_command(host), 120).exit_code != 0:
                 raise LabgenError(
-                    f"{host.name}: Docker does not answer after provisioning; "
-                    f"run `vagrant provision {host.name}` and read its output"
+                    f"{host.name}: {ENGINE_NAMES[host.engine]} does not answer after "
+                    f"provisioning; run `vagrant provision {host.name}` and read its output"
                 )
         progress("every VM's engine answers")
 
@@ -130,7 +137,7 @@ class VagrantBackend:
                 f"`vagrant status --machine-readable` in {self.lab.path} printed lines labgen "
                 "cannot read; run it there to see why, and use Vagrant 2 or later"
             ) from None
-        return host_statuses(self, [h.name for h in self.lab.spec.hosts], states)
+        return host_statuses(self, self.lab.spec.hosts, states)
 
     def down(self, progress: Progress) -> None:
         # The master connections must not outlive their VMs.

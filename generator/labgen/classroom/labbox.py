@@ -20,8 +20,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from labgen.backends.base import ExecResult, HostStatus, Progress, host_statuses, run_process
-from labgen.backends.compose import READY_COMMAND, runtime_override
+from labgen.backends.base import (
+    ExecResult,
+    HostStatus,
+    Progress,
+    host_statuses,
+    ready_command,
+    run_process,
+)
+from labgen.backends.compose import runtime_override
 from labgen.errors import LabgenError
 from labgen.lab import Lab
 from labgen.spec import rules
@@ -207,7 +214,8 @@ class LabBox:
 
     def _wait_ready(self, progress: Progress) -> None:
         start = time.monotonic()
-        waiting = [host.name for host in self.lab.spec.hosts]
+        ready = {host.name: ready_command(host) for host in self.lab.spec.hosts}
+        waiting = list(ready)
         while True:
             elapsed = time.monotonic() - start
             state = self.box_state()
@@ -221,7 +229,7 @@ class LabBox:
             if box.exit_code == 3:
                 raise LabgenError(f"{self.seat.student}: {_last_line(box.output)}")
             if box.exit_code == 0:
-                waiting = [h for h in waiting if self.exec(h, READY_COMMAND, 20).exit_code != 0]
+                waiting = [h for h in waiting if self.exec(h, ready[h], 20).exit_code != 0]
                 if not waiting:
                     progress(f"every node's engine answers ({elapsed:.0f} s)")
                     return
@@ -249,14 +257,13 @@ class LabBox:
         )
 
     def status(self) -> list[HostStatus]:
-        hosts = [host.name for host in self.lab.spec.hosts]
         states: dict[str, str] = {}
         if self.box_state() == "running":
             listed = self._docker(
                 "exec", self.container, "docker", "ps", "--all", "--format", "{{json .}}"
             )
             states = _node_states(listed.stdout, self.lab.spec.name)
-        return host_statuses(self, hosts, states)
+        return host_statuses(self, self.lab.spec.hosts, states)
 
     # ------------------------------------------------------------------ down
     def down(self, progress: Progress) -> None:

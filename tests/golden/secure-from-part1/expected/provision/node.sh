@@ -268,7 +268,8 @@ install_docker() {
 # A podman host has no daemon: podman, nft for its networks (netavark), and
 # newuidmap for a login user's rootless podman (uidmap: a Recommends).
 install_podman() {
-    if command -v podman >/dev/null && command -v nft >/dev/null && command -v jq >/dev/null && command -v curl >/dev/null; then
+    if command -v podman >/dev/null && command -v nft >/dev/null && command -v jq >/dev/null && command -v curl >/dev/null \
+        && { [ -z "$STEP_USER" ] || command -v newuidmap >/dev/null; }; then
         return 0
     fi
     command -v apt-get >/dev/null \
@@ -393,6 +394,11 @@ provision_podman() {
     install_podman
     error=$(PODMAN_IGNORE_CGROUPSV1_WARNING=1 podman info 2>&1 >/dev/null) \
         || die "podman does not work on $host: ${error##*: }"
+    # The steps and the checker run podman as the login user: rootless, its own storage.
+    if [ -n "$STEP_USER" ]; then
+        error=$(as_step_user "podman info" 2>&1 >/dev/null) \
+            || die "podman does not work for $STEP_USER on $host: ${error##*: }"
+    fi
     if [ "$MODE" = solved ]; then
         solution_steps "$host"
     fi
