@@ -105,9 +105,9 @@ class VagrantBackend:
         return self.shell.exec(host, command, timeout)
 
     def reprovision(self, host: str, timeout: float) -> tuple[ExecResult, bool]:
-        """Provision a running VM again over its connection, the way Vagrant's shell
-        provisioner does (`sudo node.sh provision HOST --as vagrant --set-hostname`), but without starting Vagrant
-        and sending the script only when the VM's copy differs. Returns the result and
+        """Provision a running VM again over its connection, with the arguments Vagrant's
+        shell provisioner passes (`vm_provision_args`), but without starting Vagrant and
+        sending the script only when the VM's copy differs. Returns the result and
         whether the script was sent."""
         script = (self.lab.path / "provision" / "node.sh").read_bytes()
         digest = hashlib.sha256(script).hexdigest()
