@@ -19,6 +19,7 @@ from labgen.check.results import Status
 from labgen.classroom import report as class_report
 from labgen.classroom.info import open_class as load_class
 from labgen.classroom.report import build_report, report_class
+from labgen.classroom.sheet import inert
 from labgen.classroom.workshop import check_class, watch_class
 from labgen.cli import cli
 from labgen.errors import UsageError
@@ -347,3 +348,19 @@ def test_watch_regrades_and_rewrites_until_ctrl_c_then_stops_reloading(tmp_path:
     final = json.loads((info.folder / "report.json").read_text())
     assert [s["goals_done"] for s in final["students"]] == [6, 6]
     assert "refresh" not in (info.folder / "report.html").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("cell", "shown"),
+    [
+        ("=1+1", "'=1+1"),
+        ("  -2", "'  -2"),
+        ("\t@SUM(A1)", "' @SUM(A1)"),
+        ("a\n=cmd()", "a =cmd()"),
+        ("x\r\n+1", "x +1"),
+        ("Ann-Marie", "Ann-Marie"),
+        ("", ""),
+    ],
+)
+def test_no_csv_cell_can_start_a_formula(cell: str, shown: str) -> None:
+    assert inert(cell) == shown
