@@ -477,3 +477,15 @@ def test_roster_and_credentials_sheets_are_inert(tmp_path: Path, name: str) -> N
     [row] = list(csv.reader(io.StringIO(files["roster.csv"])))[1:]
     assert row == ["alice", "'" + name.strip(), "'=x@example.org"]  # the roster's cells are trimmed
     assert files["secrets/credentials.csv"].splitlines()[1].startswith("alice,2200,")
+
+
+def test_byod_handouts_say_how_to_hand_in_with_labgen_submit(tmp_path: Path) -> None:
+    byod = parse_class({"name": "ws", "students": ["alice"]}, tmp_path)[0]
+    files = {f.path.as_posix(): f.content for f in plan_class(byod, SEED)}
+    for language in ("en", "zh"):
+        handout = files[f"students/alice/handout.{language}.md"]
+        assert "labgen submit --student alice" in handout
+        assert "registry-lab-alice.submission.json" in handout
+    assert "labgen submit" not in files["lab/handout.en.md"]  # the single lab has no teacher
+    hosted = {f.path.as_posix(): f.content for f in plan_class(hosted_class(tmp_path), SEED)}
+    assert "labgen submit" not in hosted["students/alice/handout.en.md"]
