@@ -217,7 +217,7 @@ def _doubted(valid: list[Accepted], evidence: Sequence[datetime]) -> list[Accept
     middle = statistics.median_low(dates)
     marked = []
     for item in valid:
-        if item.instant > middle + MAX_AHEAD:
+        if item.instant - middle > MAX_AHEAD:  # never middle + MAX_AHEAD: year 9999 overflows
             doubt = (
                 f"dated {utc_text(item.instant)}, more than {MAX_AHEAD.days} days after the "
                 f"middle date of this report's files ({utc_text(middle)}): the student's clock "
