@@ -13,7 +13,7 @@ import pytest
 from classkit import ALL, LAB, SCENARIO, at, first, host_id, put, submission
 
 from labgen.classroom.report import report_class
-from labgen.classroom.submissions import MAX_DEPTH, ingest
+from labgen.classroom.submissions import MAX_DEPTH, Shared, ingest
 from labgen.errors import UsageError
 
 ROSTER = ["alice", "bob", "carol"]
@@ -182,8 +182,8 @@ def test_files_from_one_lab_host_are_shared_and_never_ranked(tmp_path: Path) -> 
     ingested = ingest(tmp_path, LAB, "insecure", ROSTER)
     assert list(ingested.accepted) == ["bob"]
     assert ingested.shared == {
-        "alice": "shares a lab host with carol",
-        "carol": "shares a lab host with alice",
+        "alice": Shared("shares a lab host with carol", at(1)),
+        "carol": Shared("shares a lab host with alice", at(1)),
     }
     assert ingested.problems == [
         f"{tmp_path / 'ann.json'}: alice's file, from the same lab host as carol's "

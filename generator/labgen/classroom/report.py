@@ -32,7 +32,7 @@ from labgen.check import report as check_report
 from labgen.check.results import GOOD, CheckReport, CheckResult
 from labgen.classroom.grading import RESULT_FORMAT, RESULTS_DIR, ResultRecord
 from labgen.classroom.sheet import csv_lines
-from labgen.classroom.submissions import Ingested, show
+from labgen.classroom.submissions import Ingested, Shared, show
 from labgen.errors import printable
 from labgen.steps.scenario import Goal, Scenario
 
@@ -176,7 +176,7 @@ def build_report(
     roster: Sequence[tuple[str, str]],
     entries: Mapping[str, Entry],
     problems: Sequence[str] = (),
-    shared: Mapping[str, str] | None = None,
+    shared: Mapping[str, Shared] | None = None,
 ) -> ClassReport:
     """The model: one row per (id, name) of `roster`, in roster order; one column per goal."""
     shared = shared or {}
@@ -211,17 +211,17 @@ def build_report(
     )
 
 
-def _shared_row(student: str, name: str, goals: Sequence[Goal], note: str) -> Row:
-    cells = tuple(Cell("shared", MARKS["shared"], (), note) for _ in goals)
-    return Row(student, name, "shared", "byod", "", cells, 0, "", "shared", note)
+def _shared_row(student: str, name: str, goals: Sequence[Goal], shared: Shared) -> Row:
+    cells = tuple(Cell("shared", MARKS["shared"], (), shared.note) for _ in goals)
+    when = _shown(shared.latest)
+    return Row(student, name, "shared", "byod", when, cells, 0, "", "shared", shared.note)
 
 
 def _row(student: str, name: str, goals: Sequence[Goal], entry: Entry | None) -> Row:
     if entry is None:
         cells = tuple(Cell("never", MARKS["never"], (), "never checked") for _ in goals)
         return Row(student, name, "never", "", "", cells, 0, "", "never checked", "")
-    # A submission may carry any UTC offset; the page says UTC, so show UTC.
-    checked_at = entry.checked_at.replace(tzinfo=None).isoformat(" ", "seconds")
+    checked_at = _shown(entry.checked_at)
     if entry.report is None:
         cells = tuple(Cell("unknown", MARKS["unknown"], (), entry.error) for _ in goals)
         return Row(
@@ -244,6 +244,11 @@ def _row(student: str, name: str, goals: Sequence[Goal], entry: Entry | None) ->
     if stuck is not None:
         status = f"{stuck + 1}. {stuck_at}" + (" (?)" if cells[stuck].state == "unknown" else "")
     return Row(student, name, "graded", entry.source, checked_at, cells, done, stuck_at, status, "")
+
+
+def _shown(instant: datetime) -> str:
+    """An instant (UTC) as the page shows it; isoformat, since strftime writes year 1 as "1"."""
+    return instant.replace(tzinfo=None).isoformat(" ", "seconds")
 
 
 def _cell(report: CheckReport, goal: Goal) -> Cell:

@@ -202,7 +202,7 @@ def _roster(path: Path, problems: Problems) -> list[tuple[str, object, str, str]
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     while True:
         number = reader.line_num + 1
-        where = f"{path.name} line {number}"
+        where = f"{printable(path.name)} line {number}"
         try:
             row = next(reader)
         except StopIteration:

@@ -59,10 +59,18 @@ class Accepted:
         return self.submission.created_at.astimezone(UTC)
 
 
+@dataclass(frozen=True)
+class Shared:
+    """A student whose files share a lab host with other students' files."""
+
+    note: str  # "shares a lab host with bob, carol"
+    latest: datetime  # their newest such file's instant
+
+
 @dataclass
 class Ingested:
     accepted: dict[str, Accepted] = field(default_factory=dict)  # by student id
-    shared: dict[str, str] = field(default_factory=dict)  # student -> whom they share with
+    shared: dict[str, Shared] = field(default_factory=dict)  # by student id
     problems: list[str] = field(default_factory=list)  # one line each, in file-name order
 
 
@@ -229,7 +237,7 @@ def _doubted(valid: list[Accepted], evidence: Sequence[datetime]) -> list[Accept
 
 
 def _unshared(
-    valid: list[Accepted], shared: dict[str, str], problems: dict[Path, str]
+    valid: list[Accepted], shared: dict[str, Shared], problems: dict[Path, str]
 ) -> list[Accepted]:
     """The files that share no host identity with another student's file. Each shared file
     gets its problem line and its student a note naming the others; none is ranked."""
@@ -244,20 +252,23 @@ def _unshared(
                 if other.submission.student != item.submission.student:
                     partners.setdefault(item.path, {})[other.path] = other
     mates: dict[str, set[str]] = {}
+    latest: dict[str, datetime] = {}
     for item in valid:
         others = partners.get(item.path)
         if not others:
             continue
-        names = ", ".join(
+        files = ", ".join(
             f"{o.submission.student}'s {show(o.path)}" for _, o in sorted(others.items())
         )
         problems[item.path] = (
             f"{show(item.path)}: {item.submission.student}'s file, from the same lab host as "
-            f"{names}: shared, not graded; talk to these students"
+            f"{files}: shared, not graded; talk to these students"
         )
-        mates.setdefault(item.submission.student, set()).update(
-            o.submission.student for o in others.values()
+        student = item.submission.student
+        mates.setdefault(student, set()).update(o.submission.student for o in others.values())
+        latest[student] = max(latest.get(student, item.instant), item.instant)
+    for student, names in mates.items():
+        shared[student] = Shared(
+            "shares a lab host with " + ", ".join(sorted(names)), latest[student]
         )
-    for student, names_of in mates.items():
-        shared[student] = "shares a lab host with " + ", ".join(sorted(names_of))
     return [item for item in valid if item.submission.student not in shared]
