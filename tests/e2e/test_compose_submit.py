@@ -12,7 +12,7 @@ import pytest
 import yaml
 from e2e_support import labgen
 from test_compose_lab import PODMAN_LAB
-from test_compose_lab import make_lab as compose_lab  # noqa: F401 (the fixture make_lab)
+from test_compose_lab import make_lab as compose_lab  # noqa: F401 (a fixture)
 
 from labgen.submit import HOST_ID, HOST_ID_FILE
 
@@ -22,11 +22,11 @@ SPEC = "name: submit-lab\nmode: solved\n" + PODMAN_LAB
 
 
 def test_submit_passes_on_a_podman_lab_and_a_copy_shows_as_shared(
-    make_lab,
+    compose_lab,  # noqa: F811 (the fixture imported above)
     engine: dict[str, str],
     tmp_path: Path,
 ) -> None:
-    live = make_lab(spec=SPEC)
+    live = compose_lab(spec=SPEC)
     out = tmp_path / "inbox" / "ann.json"
     out.parent.mkdir()
     code, stdout, stderr = live.labgen("submit", "--student", "alice", "--out", str(out))
