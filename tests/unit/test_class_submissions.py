@@ -307,3 +307,15 @@ def test_bad_files_never_stop_the_report(tmp_path: Path) -> None:
     ]
     assert report.rows[2].checked_at == "0001-01-01 00:00:00"
     assert json.loads((tmp_path / "report.json").read_text())["students"][0]["state"] == "shared"
+
+
+def test_a_shared_students_other_files_are_named_too(tmp_path: Path) -> None:
+    put(tmp_path, "a1.json", submission("alice", at(1), ALL, "E1"))
+    put(tmp_path, "a2.json", submission("alice", at(5), ALL, "E9"))  # her own lab, later
+    put(tmp_path, "b.json", submission("bob", at(2), ALL, "E1"))
+    ingested = ingest(tmp_path, LAB, "insecure", ROSTER)
+    assert ingested.accepted == {} and sorted(ingested.shared) == ["alice", "bob"]
+    assert len(ingested.problems) == 3
+    assert ingested.problems[1] == (
+        f"{tmp_path / 'a2.json'}: alice's file, not graded while alice shares a lab host with bob"
+    )

@@ -271,4 +271,14 @@ def _unshared(
         shared[student] = Shared(
             "shares a lab host with " + ", ".join(sorted(names)), latest[student]
         )
-    return [item for item in valid if item.submission.student not in shared]
+    kept = []
+    for item in valid:
+        student = item.submission.student
+        if student not in shared:
+            kept.append(item)
+        elif item.path not in problems:  # the student's own file, beside their shared one
+            problems[item.path] = (
+                f"{show(item.path)}: {student}'s file, not graded while {student} "
+                f"{shared[student].note}"
+            )
+    return kept
