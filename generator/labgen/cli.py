@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from labgen.classroom.commands import class_group
-from labgen.errors import LabgenError, os_error_line
+from labgen.errors import LabgenError, os_error_line, printable
 
 BACKENDS = ("all", "vagrant", "compose")
 
@@ -25,7 +25,7 @@ class LabgenGroup(click.Group):
             return super().invoke(ctx)
         except LabgenError as error:
             for line in str(error).splitlines():
-                click.echo(f"labgen: error: {line}", err=True)
+                click.echo(f"labgen: error: {printable(line)}", err=True)
             raise click.exceptions.Exit(error.exit_code) from None
         except OSError as error:
             click.echo(f"labgen: error: {os_error_line(error)}", err=True)

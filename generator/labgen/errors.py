@@ -51,7 +51,7 @@ _OS_FIXES = {
 
 def os_error_line(error: OSError) -> str:
     """One line for a file-system error: `path: what happened; what to do`."""
-    where = error.filename if error.filename is not None else "labgen"
+    where = printable(str(error.filename)) if error.filename is not None else "labgen"
     problem = error.strerror or str(error)
     fix = _OS_FIXES.get(error.errno or 0, "check the path and try again")
     return f"{where}: {problem}; {fix}"

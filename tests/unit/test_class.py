@@ -489,3 +489,17 @@ def test_byod_handouts_say_how_to_hand_in_with_labgen_submit(tmp_path: Path) -> 
     assert "labgen submit" not in files["lab/handout.en.md"]  # the single lab has no teacher
     hosted = {f.path.as_posix(): f.content for f in plan_class(hosted_class(tmp_path), SEED)}
     assert "labgen submit" not in hosted["students/alice/handout.en.md"]
+
+
+def test_errors_never_echo_a_control_character_raw(tmp_path: Path) -> None:
+    """The one sanitiser: every error line labgen prints goes through it."""
+    spec = write_class(tmp_path, {"name": "ws", "students": "r\x1b[2J\n.csv"})
+    result = labgen("class", "create", str(spec), "--out", str(tmp_path / "out"))
+    assert result.exit_code == 2
+    assert result.output == (
+        f"labgen: error: students: cannot read {tmp_path}/r\\x1b[2J\\x0a.csv (No such file or "
+        "directory); check the path\n"
+    )
+    missing = tmp_path / "no\x1bpe"
+    result = labgen("class", "report", str(missing))
+    assert "\x1b" not in result.output and result.exit_code == 2
