@@ -405,9 +405,9 @@ def report_class(
         for student in ids
         if (found := _found(results.get(student), ingested, student))
     }
-    report = build_report(
-        name, lab, scenario, roster, entries, [*ingested.problems, *problems], ingested.shared
-    )
+    # Each line is already made safe where it is written; this keeps it so for every reader.
+    lines = [printable(line) for line in [*ingested.problems, *problems]]
+    report = build_report(name, lab, scenario, roster, entries, lines, ingested.shared)
     write_reports(class_dir, report, refresh)
     return report
 
