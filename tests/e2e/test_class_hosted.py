@@ -25,18 +25,21 @@ from e2e_support import MIRROR, RUNTIME, SANDBOX_NETNS, SOLVE_STATUSES
 
 from helpers import REPO_ROOT, tool_or_skip
 from labgen.backends.base import ExecResult
+from labgen.backends.box import CLASS_LABEL, Runtime
+from labgen.backends.labbox import LabBox
 from labgen.check import runner
 from labgen.check.results import CheckReport
+from labgen.classroom.boxes import box_spec
 from labgen.classroom.create import plan_class
-from labgen.classroom.hosted import run_class
-from labgen.classroom.info import hosted_boxes, open_class
-from labgen.classroom.labbox import CLASS_LABEL, LabBox, Runtime, Seat
+from labgen.classroom.hosted import run_hosted
+from labgen.classroom.model import Seat, open_class
 from labgen.classroom.spec import parse_class
 from labgen.classroom.workshop import check_class, report_class_folder
 from labgen.render.write import write_lab
 from labgen.steps.scenario import load_scenario
 
 pytestmark = pytest.mark.e2e
+RUNTIME_WRAPPER = Runtime(RUNTIME, REPO_ROOT / "sandbox/labgen-runc")
 
 CLASS = "e2e"
 STUDENTS = ("alice", "bob", "carol")
@@ -120,14 +123,13 @@ def hosted(
     tool_or_skip("ssh")
     for key, value in labbox_image.items():
         monkeypatch.setenv(key, value)
-    runtime = Runtime(RUNTIME, REPO_ROOT / "sandbox/labgen-runc")
-    boxes = hosted_boxes(open_class(class_dir), runtime)
+    cls = open_class(class_dir)
     try:
-        outcomes = run_class(boxes, "up", jobs=3, out=io.StringIO())
+        outcomes = run_hosted(cls, "up", 3, None, RUNTIME_WRAPPER, out=io.StringIO())
         assert [o.ok for o in outcomes] == [True] * 3, outcomes
-        yield boxes
+        yield [LabBox(box_spec(cls, seat, RUNTIME_WRAPPER)) for seat in cls.seats]
     finally:
-        run_class(boxes, "down", jobs=3, out=io.StringIO())
+        run_hosted(open_class(class_dir), "down", 3, None, out=io.StringIO())
 
 
 def docker(*args: str) -> str:
@@ -136,7 +138,7 @@ def docker(*args: str) -> str:
 
 def grade(box: LabBox) -> CheckReport:
     scenario = load_scenario(box.lab.spec)
-    return runner.grade(box, scenario, box.seat.student, 60, lambda *_: None, lambda _: None)
+    return runner.grade(box, scenario, box.spec.student, 60, lambda *_: None, lambda _: None)
 
 
 def failing(report: CheckReport) -> set[tuple[str, str]]:
@@ -145,13 +147,15 @@ def failing(report: CheckReport) -> set[tuple[str, str]]:
 
 def test_hosted_class_of_three(hosted: list[LabBox], class_dir: Path) -> None:
     alice, bob, carol = hosted
+    cls = open_class(class_dir)
+    a_seat, b_seat, _ = cls.seats
     scenario = load_scenario(alice.lab.spec)
     every_goal = {(g.id, h.name) for g in scenario.goals for h in g.hosts}
 
     # Per-student credentials: each student's own password opens their box, bob's not alice's.
-    for box in hosted:
-        assert StudentShell(box.seat).login("true").exit_code == 0, box.seat.student
-    assert StudentShell(alice.seat, bob.seat.password).login("true").exit_code != 0
+    for seat in cls.seats:
+        assert StudentShell(seat).login("true").exit_code == 0, seat.student
+    assert StudentShell(a_seat, b_seat.password).login("true").exit_code != 0
 
     # The box's limits hold for the lab's nodes too: their cgroups nest inside the box's.
     limits = docker(
@@ -167,14 +171,14 @@ def test_hosted_class_of_three(hosted: list[LabBox], class_dir: Path) -> None:
     assert len(limited) == 2 and all(box_id in line for line in limited), cgroups
 
     # alice: the whole tutorial, each step typed in her own SSH session, judged by the checker.
-    shell = StudentShell(alice.seat)
+    shell = StudentShell(a_seat)
     solved = runner.solve(shell, scenario, "alice", 180, lambda *_: None, lambda _: None)
     assert solved.ok, [(r.id, r.host, r.status, r.excerpt) for r in solved.results]
     statuses = {(r.id, r.host): r.status for r in solved.results if r.status != "pass"}
     assert statuses == SOLVE_STATUSES
     # bob: the first half, through his SSH command too.
     for step in scenario.steps[:5]:
-        done = StudentShell(bob.seat).exec(step.hosts[0].name, step.run, 120)
+        done = StudentShell(b_seat).exec(step.hosts[0].name, step.run, 120)
         assert done.exit_code == 0, (step.id, done.output)
 
     # `up` again repairs only what is missing: carol's box is recreated, alice's untouched.
@@ -183,19 +187,18 @@ def test_hosted_class_of_three(hosted: list[LabBox], class_dir: Path) -> None:
     started = docker("inspect", "-f", "{{.State.StartedAt}}", alice.container)
     assert carol.exec("registry", "echo 1 >/var/run/docker.pid", 30).exit_code == 0
     docker("rm", "--force", carol.container)
-    outcomes = run_class(hosted, "up", jobs=3, out=io.StringIO())
+    outcomes = run_hosted(cls, "up", 3, None, RUNTIME_WRAPPER, out=io.StringIO())
     assert [o.ok for o in outcomes] == [True] * 3, outcomes
     assert docker("inspect", "-f", "{{.State.StartedAt}}", alice.container) == started
-    assert carol.box_state() == "running"
+    assert carol.state() == "running"
 
     # The existing checker, through each lab box, gives exactly the class's matrix...
     assert failing(grade(alice)) == set()
     assert failing(grade(bob)) == BOB_FAILS
     assert failing(grade(carol)) == every_goal
     # ... and so do `class check` and `class report`, from the class folder alone.
-    info = open_class(class_dir)
-    assert check_class(info, jobs=3, students=None, timeout=60)
-    report_class_folder(info, None, None)
+    assert check_class(cls, jobs=3, students=None, timeout=60)
+    report_class_folder(cls, None, None)
     matrix = json.loads((class_dir / "report.json").read_text(encoding="utf-8"))
     not_done = {
         row["id"]: {goal for goal, cell in row["goals"].items() if cell["state"] != "done"}
@@ -221,10 +224,10 @@ def test_hosted_class_of_three(hosted: list[LabBox], class_dir: Path) -> None:
     assert alice.exec("registry", probe, 30).exit_code != 0
 
     # `class status` sees every lab running.
-    assert all(o.ok for o in run_class(hosted, "status", jobs=3, out=io.StringIO()))
+    assert all(o.ok for o in run_hosted(cls, "status", 3, None, out=io.StringIO()))
 
     # down leaves nothing of the class behind.
-    outcomes = run_class(hosted, "down", jobs=3, out=io.StringIO())
+    outcomes = run_hosted(cls, "down", 3, None, out=io.StringIO())
     assert all(o.ok for o in outcomes)
     label = f"label={CLASS_LABEL}={CLASS}"
     assert docker("ps", "--all", "--quiet", "--filter", label) == ""

@@ -55,7 +55,8 @@ class HostedSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         str,
         Meta(
             pattern=PORTS_PATTERN,
-            description="Server ports for the students' SSH, one each, in roster order: LOW-HIGH.",
+            description="Server ports for the students' SSH, one each: LOW-HIGH. A student keeps "
+            "theirs when others join or leave (secrets/seats.csv).",
             extra={"fix": "use a range such as 2200-2299"},
         ),
     ] = "2200-2299"
@@ -117,9 +118,6 @@ class Classroom:
     delivery: Delivery
     students: tuple[Student, ...]
     hosted: HostedSettings
-
-    def ssh_port(self, student: Student) -> int:
-        return self.hosted.port_range[0] + self.students.index(student)
 
 
 def load_class(path: Path) -> tuple[Classroom, list[str]]:
