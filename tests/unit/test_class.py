@@ -285,6 +285,37 @@ def test_hosted_handout_gives_the_students_own_ssh_command(tmp_path: Path) -> No
     assert len({student_password(SEED, s.id) for s in classroom.students}) == 3
 
 
+def test_hosted_handout_says_what_a_student_can_do_in_their_box(tmp_path: Path) -> None:
+    files = {f.path.as_posix(): f.content for f in plan_class(hosted_class(tmp_path), SEED)}
+    for language in ("en", "zh"):
+        handout = files[f"students/bob/handout.{language}.md"]
+        # no labgen in the box: the handout must not send them to it
+        assert "labgen check" not in handout, language
+        assert "`lab client docker images`" in handout
+        assert "`exit`" in handout
+        assert "`lab registry`" in handout
+    byod = {
+        f.path.as_posix(): f.content
+        for f in plan_class(parse_class({"name": "ws", "students": 1}, tmp_path)[0], SEED)
+    }
+    assert "labgen check --mode grade" in byod["students/s01/handout.en.md"]
+
+
+def test_an_unknown_key_under_hosted_is_one_line_naming_the_file(tmp_path: Path) -> None:
+    data = {
+        "name": "ws",
+        "students": 2,
+        "delivery": "hosted",
+        "hosted": {**HOSTED, "isolaton": "vm"},
+    }
+    result = labgen("class", "create", str(write_class(tmp_path, data)), "--dry-run")
+    assert result.exit_code == 2
+    assert result.output == (
+        f"labgen: error: {tmp_path / 'class.yaml'}: hosted.isolaton: unknown field; use one of: "
+        "server, ssh_ports, cpus, memory, pids\n"
+    )
+
+
 def test_html_pages_are_self_contained_and_escaped(tmp_path: Path) -> None:
     (tmp_path / "r.csv").write_text('alice,"<script>alert(1)</script> & co"\n', encoding="utf-8")
     classroom = parse_class({"name": "ws", "students": "r.csv"}, tmp_path)[0]

@@ -123,7 +123,10 @@ class Classroom:
 def load_class(path: Path) -> tuple[Classroom, list[str]]:
     """Read and resolve a class spec file. Returns the class and warnings."""
     raw = read_yaml(path, "class spec")
-    return parse_class(raw, path.parent)
+    try:
+        return parse_class(raw, path.parent)
+    except SpecError as error:  # each line names the file it is about
+        raise SpecError([f"{path}: {line}" for line in error.problems]) from None
 
 
 def parse_class(raw: object, base: Path) -> tuple[Classroom, list[str]]:
@@ -140,7 +143,9 @@ def parse_class(raw: object, base: Path) -> tuple[Classroom, list[str]]:
     students = _students(raw.get("students"), base, problems)
     hosted: HostedSettings = fields.get("hosted", HostedSettings())
     delivery: Delivery = fields.get("delivery", "byod")
-    if delivery == "hosted":
+    # A `hosted:` that did not decode has its own problem line; checking the default
+    # settings in its place would add a false "hosted.server: is missing".
+    if delivery == "hosted" and ("hosted" in fields or "hosted" not in raw):
         _check_hosted(hosted, len(students), problems)
     if problems.lines or lab is None or "name" not in fields:
         raise SpecError(problems.lines)
