@@ -17,25 +17,23 @@ import os
 import shlex
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from e2e_support import MIRROR, RUNTIME, SANDBOX_NETNS, SOLVE_STATUSES
+from e2e_support import MIRROR, RUNTIME, SANDBOX_NETNS, SOLVE_STATUSES, labgen
 
 from helpers import REPO_ROOT, tool_or_skip
 from labgen.backends.base import ExecResult
-from labgen.backends.box import CLASS_LABEL, Runtime
+from labgen.backends.box import CLASS_LABEL, BoxSpec, Runtime
 from labgen.backends.labbox import LabBox
 from labgen.check import runner
 from labgen.check.results import CheckReport
 from labgen.classroom.boxes import box_spec
-from labgen.classroom.create import plan_class
+from labgen.classroom.grading import grade_seat
 from labgen.classroom.hosted import run_hosted
-from labgen.classroom.model import Seat, open_class
-from labgen.classroom.spec import parse_class
+from labgen.classroom.model import Class, Seat, open_class
 from labgen.classroom.workshop import check_class, report_class_folder
-from labgen.render.write import write_lab
 from labgen.steps.scenario import load_scenario
 
 pytestmark = pytest.mark.e2e
@@ -98,19 +96,40 @@ def labbox_image(engine: dict[str, str]) -> dict[str, str]:
     return engine
 
 
-@pytest.fixture
-def class_dir(tmp_path: Path) -> Path:
-    """The class folder, as `labgen class create` writes it."""
+def write_spec(folder: Path, students: list[str]) -> Path:
+    spec = folder / "class-spec.yaml"
     raw = {
         "name": CLASS,
         "delivery": "hosted",
-        "students": list(STUDENTS),
+        "students": students,
         "lab": {"mirror": MIRROR},
         "hosted": {"server": "127.0.0.1", "ssh_ports": "2201-2210"},
     }
-    classroom, _ = parse_class(raw, tmp_path)
+    spec.write_text(json.dumps(raw), encoding="utf-8")
+    return spec
+
+
+def class_create(folder: Path, students: list[str], *extra: str) -> None:
+    """`labgen class create` as a teacher runs it."""
+    spec = write_spec(folder.parent, students)
+    done = labgen(
+        dict(os.environ),
+        "class",
+        "create",
+        str(spec),
+        "--out",
+        str(folder),
+        *extra,
+        cwd=folder.parent,
+    )
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.fixture
+def class_dir(tmp_path: Path) -> Path:
+    """The class folder, as `labgen class create` writes it."""
     folder = tmp_path / "class"
-    write_lab(plan_class(classroom, os.urandom(32).hex()), folder, force=False)
+    class_create(folder, list(STUDENTS))
     return folder
 
 
@@ -141,6 +160,27 @@ def grade(box: LabBox) -> CheckReport:
     return runner.grade(box, scenario, box.spec.student, 60, lambda *_: None, lambda _: None)
 
 
+def seat_of(cls: Class, box: LabBox) -> Seat:
+    return next(seat for seat in cls.seats if seat.student == box.spec.student)
+
+
+class DyingBox(LabBox):
+    """A real lab box that kills itself (its engine, or the box) after its first goal command."""
+
+    def __init__(self, spec: BoxSpec, kill: Callable[[LabBox], object]) -> None:
+        super().__init__(spec)
+        self.kill = kill
+        self.killed = False
+        self.goals = {goal.run for goal in load_scenario(self.lab.spec).goals}
+
+    def exec(self, host: str, command: str, timeout: float) -> ExecResult:
+        done = super().exec(host, command, timeout)
+        if command in self.goals and not self.killed:
+            self.killed = True
+            self.kill(self)
+        return done
+
+
 def failing(report: CheckReport) -> set[tuple[str, str]]:
     return {(r.id, r.host) for r in report.results if r.status != "pass"}
 
@@ -148,7 +188,7 @@ def failing(report: CheckReport) -> set[tuple[str, str]]:
 def test_hosted_class_of_three(hosted: list[LabBox], class_dir: Path) -> None:
     alice, bob, carol = hosted
     cls = open_class(class_dir)
-    a_seat, b_seat, _ = cls.seats
+    a_seat, b_seat, c_seat = cls.seats
     scenario = load_scenario(alice.lab.spec)
     every_goal = {(g.id, h.name) for g in scenario.goals for h in g.hosts}
 
@@ -180,6 +220,19 @@ def test_hosted_class_of_three(hosted: list[LabBox], class_dir: Path) -> None:
     for step in scenario.steps[:5]:
         done = StudentShell(b_seat).exec(step.hosts[0].name, step.run, 120)
         assert done.exit_code == 0, (step.id, done.output)
+
+    # A node removed inside a running box (one command from the student's own shell) is
+    # started again by `up`, quickly, and `up` says so.
+    assert carol.exec("client", "true", 30).error == ""
+    docker("exec", carol.container, "docker", "rm", "--force", carol.node("client"))
+    gone = carol.exec("client", "true", 30)
+    assert gone.error, gone
+    start = time.monotonic()
+    outcomes = run_hosted(cls, "up", 3, None, RUNTIME_WRAPPER, out=io.StringIO())
+    assert time.monotonic() - start < 90, outcomes
+    assert [o.ok for o in outcomes] == [True] * 3, outcomes
+    assert "repaired: client (missing) started again" in outcomes[2].detail
+    assert carol.exec("client", "true", 30).exit_code == 0
 
     # `up` again repairs only what is missing: carol's box is recreated, alice's untouched.
     # Her nodes' engines die with the box; a stale pid file naming a live process (pid 1,
@@ -223,12 +276,64 @@ def test_hosted_class_of_three(hosted: list[LabBox], class_dir: Path) -> None:
     assert bob.exec("registry", probe, 30).exit_code == 0
     assert alice.exec("registry", probe, 30).exit_code != 0
 
+    # A box whose engine (alice) or whose whole container (bob) dies during the check is
+    # "could not check" with the reason, never a goal not done.
+    killers = {
+        "alice": lambda box: docker(
+            "exec", box.container, "sh", "-c", "kill $(cat /run/labbox/dockerd.pid)"
+        ),
+        "bob": lambda box: docker("kill", box.container),
+    }
+    for box in (alice, bob):
+        dying = DyingBox(box.spec, killers[box.spec.student])
+        record = grade_seat(cls, seat_of(cls, box), dying, 60)
+        assert dying.killed, "the box was not killed during the check"
+        assert (record.state, record.report) == ("unreachable", None), record
+        assert record.error.endswith("during the check"), record.error
+    # ... and `up` brings both back with their work (their volumes keep the engines' data).
+    outcomes = run_hosted(cls, "up", 3, None, RUNTIME_WRAPPER, out=io.StringIO())
+    assert [o.ok for o in outcomes] == [True] * 3, outcomes
+    assert failing(grade(alice)) == set()
+
     # `class status` sees every lab running.
     assert all(o.ok for o in run_hosted(cls, "status", 3, None, out=io.StringIO()))
 
+    # Students come and go: dan is inserted before bob, carol leaves. Everyone else keeps
+    # their port, box and work; carol's box goes with the next `up`, and her password
+    # opens nothing (dan now has her old port, and no account of hers).
+    ports = {seat.student: seat.ssh_port for seat in cls.seats}
+    started = {
+        box.spec.student: docker("inspect", "-f", "{{.State.StartedAt}}", box.container)
+        for box in (alice, bob)
+    }
+    class_create(class_dir, ["alice", "dan", "bob"], "--force")
+    cls = open_class(class_dir)
+    new_ports = {seat.student: seat.ssh_port for seat in cls.seats}
+    assert new_ports == {"alice": ports["alice"], "dan": ports["carol"], "bob": ports["bob"]}
+    outcomes = run_hosted(cls, "up", 3, None, RUNTIME_WRAPPER, out=io.StringIO())
+    assert [(o.student, o.ok) for o in outcomes] == [
+        ("alice", True),
+        ("dan", True),
+        ("bob", True),
+        ("carol", True),
+    ], outcomes
+    assert outcomes[3].detail == "not on the roster any more: box removed"
+    assert docker("ps", "--all", "--quiet", "--filter", f"name=^{carol.container}$") == ""
+    for box in (alice, bob):
+        assert (
+            docker("inspect", "-f", "{{.State.StartedAt}}", box.container)
+            == started[box.spec.student]
+        )
+    assert failing(grade(alice)) == set()
+    assert failing(grade(bob)) == BOB_FAILS
+    dan = next(seat for seat in cls.seats if seat.student == "dan")
+    assert StudentShell(dan).login("true").exit_code == 0
+    carol_seat = Seat(CLASS, "carol", ports["carol"], c_seat.password)
+    assert StudentShell(carol_seat).login("true").exit_code != 0
+
     # down leaves nothing of the class behind.
     outcomes = run_hosted(cls, "down", 3, None, out=io.StringIO())
-    assert all(o.ok for o in outcomes)
+    assert [o.ok for o in outcomes] == [True] * 3, outcomes
     label = f"label={CLASS_LABEL}={CLASS}"
     assert docker("ps", "--all", "--quiet", "--filter", label) == ""
     assert docker("network", "ls", "--quiet", "--filter", label) == ""

@@ -42,6 +42,7 @@ class FakeDocker:
         self.boot = "ready"  # what the box's boot script reports: ready, failed, booting
         self.nodes = {"registry": "running", "client": "running"}  # inside the box
         self.hub = False  # the box image carries a hub
+        self.engine_dead = False  # the box's own dockerd was killed
         self.fail_cp = ""  # a `docker cp` destination that fails
         self.calls: list[list[str]] = []
         self.stdin: list[str | None] = []
@@ -64,8 +65,9 @@ class FakeDocker:
             return ExecResult(0, f"{self.box}\n", "", 0.0) if self.box else MISSING
         if argv[1] == "create":
             self.box = "created"
-        elif argv[1] == "start":
+        elif argv[1] in ("start", "restart"):
             self.box = "running"
+            self.engine_dead = False
         elif argv[1] == "rm" and self.box and argv[-1].startswith("labgen-"):
             self.box = None
         elif argv[1] == "run":
@@ -96,6 +98,8 @@ class FakeDocker:
         if "/run/labbox/ready" in argv[-1]:
             code = {"ready": 0, "booting": 1, "failed": 3}[self.boot]
             return ExecResult(code, "docker compose up failed: no such image\n", "", 0.0)
+        if argv[-4:] == ["ps", "--all", "--format", "{{json .}}"] and self.engine_dead:
+            return ExecResult(1, "", "Cannot connect to the Docker daemon", 0.0)
         if argv[-4:] == ["ps", "--all", "--format", "{{json .}}"]:
             lines = [
                 json.dumps(
@@ -335,6 +339,13 @@ def test_repair_starts_a_missing_or_stopped_node_with_compose_in_the_box(tmp_pat
     ]
     assert box.repair(lines.append) == []  # nothing left to repair
     assert fake.stdin.count(COMPOSE_UP) == 1
+
+
+def test_repair_restarts_a_box_whose_own_engine_died(tmp_path: Path) -> None:
+    fake = FakeDocker(network=True, volume=True, box="running")
+    fake.engine_dead = True
+    assert make_box(tmp_path, fake).repair(lambda _: None) == ["the box's engine (box restarted)"]
+    assert "restart labgen-ws1-alice" in fake.verbs()
 
 
 def test_repair_leaves_a_box_that_is_still_booting_alone(tmp_path: Path) -> None:

@@ -277,7 +277,14 @@ class LabBox:
         booted = self._docker("exec", self.container, "sh", "-c", BOX_READY, timeout=30)
         if booted.exit_code != 0:
             return []  # still starting (or failed): the wait in `up` says which
-        states = self._node_states()
+        listed = self._docker(*self._listing())
+        if listed.exit_code != 0:
+            # The box's own engine is gone (killed, crashed): starting the box again runs
+            # its boot (engine, then the lab) anew; its data is on the box's volume.
+            progress("the box's engine does not answer: restarting the box")
+            self._must("restart", self.container, timeout=180)
+            return ["the box's engine (box restarted)"]
+        states = _node_states(listed.stdout, self.lab.spec.name)
         broken = [
             f"{host.name} ({states.get(host.name, 'missing')})"
             for host in self.lab.spec.hosts
@@ -304,10 +311,11 @@ class LabBox:
         ran = self.run([*argv, "sh"], timeout, stdin=wrap(command))
         return unwrap(ran, host, f"docker exec (box {self.container})")
 
+    def _listing(self) -> list[str]:
+        return ["exec", self.container, "docker", "ps", "--all", "--format", "{{json .}}"]
+
     def _node_states(self) -> dict[str, str]:
-        listed = self._docker(
-            "exec", self.container, "docker", "ps", "--all", "--format", "{{json .}}"
-        )
+        listed = self._docker(*self._listing())
         return _node_states(listed.stdout, self.lab.spec.name) if listed.exit_code == 0 else {}
 
     def status(self) -> list[HostStatus]:
