@@ -6,10 +6,15 @@ Today every box is a container on this Docker engine (`backends.labbox.LabBox`);
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from labgen.backends.box import Box, BoxSpec, Limits, Runtime
 from labgen.backends.labbox import LabBox, labelled_students
 from labgen.classroom.model import CLASS_FILE, Class, Seat
 from labgen.errors import UsageError
+
+# A seat's box, as the class commands get it (box_for bound to a class; tests script it).
+BoxFor = Callable[[Seat], Box]
 
 
 def box_spec(cls: Class, seat: Seat, runtime: Runtime | None = None) -> BoxSpec:

@@ -18,6 +18,7 @@ from labgen.backends.box import Box
 from labgen.check import report as check_report
 from labgen.check import runner as check_runner
 from labgen.check.results import CheckReport
+from labgen.classroom.boxes import BoxFor
 from labgen.classroom.model import Class, Seat
 from labgen.classroom.results import (
     RESULT_FORMAT,
@@ -26,11 +27,11 @@ from labgen.classroom.results import (
     failing_hosts,
     write_result,
 )
+from labgen.classroom.runner import Work
 from labgen.errors import LabgenError
 from labgen.steps.scenario import Scenario, load_scenario
 
 Clock = Callable[[], datetime]
-BoxFor = Callable[[Seat], Box]
 
 
 def precise_now() -> datetime:
@@ -105,9 +106,7 @@ def unreachable_hosts(backend: Backend, scenario: Scenario) -> list[str]:
     return problems
 
 
-def check_work(
-    cls: Class, box_for: BoxFor, timeout: float, now: Clock = precise_now
-) -> Callable[[Seat, Progress, threading.Event], tuple[bool, str]]:
+def check_work(cls: Class, box_for: BoxFor, timeout: float, now: Clock = precise_now) -> Work:
     """What `class check` does for one student: grade, then keep the result, unless
     stopped (Ctrl-C) meanwhile: an interrupted check keeps nothing."""
     scenario = load_scenario(cls.lab)

@@ -4,18 +4,16 @@ roster, so a removed student's password opens nothing."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import Literal, TextIO
 
 from labgen.backends.base import Progress
 from labgen.backends.box import Box, Runtime
-from labgen.classroom.boxes import box_for, leftover_seats, require_hosted
+from labgen.classroom.boxes import BoxFor, box_for, leftover_seats, require_hosted
 from labgen.classroom.model import Class, Seat
 from labgen.classroom.runner import StudentOutcome, for_each_student
 
 Action = Literal["up", "status", "down"]
-BoxFor = Callable[[Seat], Box]
 
 
 def run_hosted(
@@ -28,26 +26,28 @@ def run_hosted(
     leftovers: Callable[[Class], list[Seat]] | None = None,
     out: TextIO | None = None,
 ) -> list[StudentOutcome]:
-    """Do `action` for the chosen students' boxes (and, for up and down of the whole
-    class, remove those of students off the roster); one outcome per box."""
+    """Do `action` for the chosen students' boxes; one outcome per box. For up and down of
+    the whole class, the boxes of students off the roster are removed first (their ports
+    may now be a new student's): their outcomes come first."""
     require_hosted(cls)
     box_of: BoxFor = boxes or (lambda seat: box_for(cls, seat, runtime))
     seats = cls.select(students)
-    gone: set[str] = set()
+    removed: list[StudentOutcome] = []
     if action in ("up", "down") and students is None:
-        extra = (leftovers or leftover_seats)(cls)
-        gone = {seat.student for seat in extra}
-        seats += extra
+        gone = (leftovers or leftover_seats)(cls)
+        if gone:
+            removed = for_each_student(
+                gone, lambda seat, progress, _: _gone(box_of(seat), progress), jobs, out
+            )
     work = {"up": _up, "status": _status, "down": _down}[action]
+    return removed + for_each_student(
+        seats, lambda seat, progress, _: work(box_of(seat), progress), jobs, out
+    )
 
-    def each(seat: Seat, progress: Progress, stop: threading.Event) -> tuple[bool, str]:
-        box = box_of(seat)
-        if seat.student in gone:
-            box.down(progress)
-            return True, "not on the roster any more: box removed"
-        return work(box, progress)
 
-    return for_each_student(seats, each, jobs, out)
+def _gone(box: Box, progress: Progress) -> tuple[bool, str]:
+    box.down(progress)
+    return True, "not on the roster any more: box removed"
 
 
 def _up(box: Box, progress: Progress) -> tuple[bool, str]:

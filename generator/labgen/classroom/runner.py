@@ -72,21 +72,34 @@ def for_each_student(
     out = out or sys.stderr
     board = Board(out, max([len("student"), *(len(seat.student) for seat in seats)]))
     stop = threading.Event()
+    # Work in flight, counted by the workers themselves: Ctrl-C may come while the pool is
+    # still starting a thread it does not know yet, so its shutdown alone cannot wait for it.
+    in_flight = [0]
+    changed = threading.Condition()
 
     def one(seat: Seat) -> StudentOutcome:
         start = time.monotonic()
+        with changed:
+            in_flight[0] += 1
         try:
+            if stop.is_set():
+                return StudentOutcome(seat.student, False, "interrupted", 0.0)
             ok, detail = work(seat, lambda message: board.line(seat.student, message), stop)
         except LabgenError as error:
             ok, detail = False, _first_line(error)
         except Exception as error:  # a bug of labgen's, in one student's work: the rest go on
             ok, detail = False, f"labgen error: {type(error).__name__}: {_first_line(error)}"
+        finally:
+            with changed:
+                in_flight[0] -= 1
+                changed.notify_all()
         board.line(seat.student, ("done: " if ok else "FAILED: ") + detail)
         return StudentOutcome(seat.student, ok, detail, time.monotonic() - start)
 
     pool = ThreadPoolExecutor(max_workers=jobs)
-    futures = [pool.submit(one, seat) for seat in seats]
+    futures = []
     try:
+        futures += [pool.submit(one, seat) for seat in seats]
         # Waiting in short turns: the main thread must wake to take Ctrl-C (SIGINT may be
         # delivered to a worker thread; Python runs its handler in the main thread only).
         while wait(futures, timeout=0.1).not_done:
@@ -96,6 +109,8 @@ def for_each_student(
         stop.set()
         print("interrupted: stopping; nothing of this run is kept", file=out, flush=True)
         pool.shutdown(wait=True, cancel_futures=True)
+        with changed:
+            changed.wait_for(lambda: in_flight[0] == 0)
         raise
     pool.shutdown()
     board.summary(outcomes)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import click
 
-from labgen.classroom.boxes import box_for
-from labgen.classroom.grading import BoxFor, check_work
+from labgen.classroom.boxes import BoxFor, box_for
+from labgen.classroom.grading import check_work
 from labgen.classroom.model import Class
 from labgen.classroom.report import ClassReport, report_class, write_reports
 from labgen.classroom.runner import for_each_student
