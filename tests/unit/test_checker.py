@@ -268,11 +268,11 @@ def test_a_command_that_could_not_run_is_unknown_never_fail(
     unknown = next(r for r in report.results if r.status == "unknown")
     assert unknown.detail.startswith(f"could not be checked: {answer.error}; ")
     # Every report shows it as not checked, never as a failure.
-    assert render.result_line(unknown).startswith("UNKNOWN (not checked)")
-    summary = render.summary_line(report)
+    assert check_report.result_line(unknown).startswith("UNKNOWN (not checked)")
+    summary = check_report.summary_line(report)
     assert f"{report.count('unknown')} could not be checked" in summary and "0 failed" in summary
-    assert json.loads(render.to_json(report))["results"][0]["status"] in ("pass", "unknown")
-    suite = ElementTree.fromstring(render.to_junit(report))
+    assert json.loads(check_report.to_json(report))["results"][0]["status"] in ("pass", "unknown")
+    suite = ElementTree.fromstring(check_report.to_junit(report))
     assert suite.get("failures") == "0" and suite.get("errors") == str(report.count("unknown"))
     assert suite.find("testcase/failure") is None
     assert suite.find("testcase/error") is not None
