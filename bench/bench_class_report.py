@@ -40,7 +40,7 @@ def script(name: str) -> str:
 
 def make_class(folder: Path, students: int) -> None:
     """class.yaml and three result files per student, in `class check`'s format."""
-    from labgen.check import report as render
+    from labgen.check import report as check_report
     from labgen.check.results import CheckReport, CheckResult
     from labgen.spec.parse import parse_spec
     from labgen.steps.scenario import load_scenario
@@ -75,17 +75,19 @@ def make_class(folder: Path, students: int) -> None:
             ]
             report = CheckReport(spec.name, "grade", "labbox", results, 1.5)
             record = {
-                "format": 1,
+                "format": 2,
+                "class": "bench",
                 "student": student,
                 "lab": spec.name,
                 "scenario": scenario.name,
+                "goals": [goal.id for goal in scenario.goals],
                 "labgen_version": "0.1.0",
                 "checked_at": moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "reachable": reached,
+                "state": "graded" if reached else "unreachable",
                 "error": ""
                 if reached
                 else "host client stopped, its Docker engine does not answer",
-                "report": render.to_dict(report) if reached else None,
+                "report": check_report.to_dict(report) if reached else None,
             }
             path = folder / "results" / student / f"{moment.strftime('%Y%m%dT%H%M%S.%fZ')}.json"
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -104,7 +106,7 @@ def main() -> None:
     parser.add_argument("--students", type=int, default=100)
     args = parser.parse_args()
 
-    from labgen.classroom.info import open_class
+    from labgen.classroom.model import open_class
     from labgen.classroom.report import report_class
     from labgen.steps.scenario import load_scenario
 

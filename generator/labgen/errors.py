@@ -46,7 +46,15 @@ _OS_FIXES = {
     errno.ENOENT: "check that the path exists",
     errno.ENOTDIR: "a part of the path is a file, not a folder: check the path",
     errno.EISDIR: "it is a folder, not a file: check the path",
+    errno.EFBIG: "give a smaller file",
+    errno.ELOOP: "a symbolic link points to itself, directly or not: check the path",
 }
+
+
+def printable(text: str) -> str:
+    """`text` as one line of a terminal shows it: control characters (newlines, escape
+    sequences, NUL) written as Python escapes, so no input can forge or hide a line."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def os_error_line(error: OSError) -> str:
@@ -55,17 +63,3 @@ def os_error_line(error: OSError) -> str:
     problem = error.strerror or str(error)
     fix = _OS_FIXES.get(error.errno or 0, "check the path and try again")
     return f"{where}: {problem}; {fix}"
-
-
-def printable(text: str) -> str:
-    """`text` safe to show on a terminal, in one line: every control character (newline, ESC
-    of a terminal escape sequence, NUL, DEL, C1) and bidirectional override shown as an
-    escape. Every message that echoes a user's data (a file or student name) goes through it."""
-    return "".join(_escaped(char) for char in text)
-
-
-def _escaped(char: str) -> str:
-    code = ord(char)
-    if code < 0x20 or 0x7F <= code < 0xA0 or 0x2028 <= code <= 0x202E or 0x2066 <= code <= 0x2069:
-        return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-    return char

@@ -275,7 +275,7 @@ def test_an_unreadable_file_is_named_even_as_root(
 def test_file_names_with_newlines_and_escapes_stay_on_one_line(tmp_path: Path) -> None:
     put(tmp_path, "evil\n\x1b[2Jname.json", "{")
     [line] = problems_of(tmp_path)
-    assert line.startswith(f"{tmp_path}/evil\\x0a\\x1b[2Jname.json: not JSON")
+    assert line.startswith(f"{tmp_path}/evil\\n\\x1b[2Jname.json: not JSON")
 
 
 def test_hidden_files_are_the_systems_not_submissions(tmp_path: Path) -> None:

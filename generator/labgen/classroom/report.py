@@ -16,7 +16,6 @@ files: nothing here reads the clock.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -25,12 +24,17 @@ from pathlib import Path
 from typing import Any, Literal
 
 import jinja2
-import msgspec
 
 from labgen.atomic import write_text_atomic
 from labgen.check import report as check_report
 from labgen.check.results import GOOD, CheckReport, CheckResult
-from labgen.classroom.grading import RESULT_FORMAT, RESULTS_DIR, ResultRecord
+from labgen.classroom.results import (
+    Identity,
+    ResultRecord,
+    identity_of,
+    read_result,
+    result_files,
+)
 from labgen.classroom.sheet import csv_lines
 from labgen.classroom.submissions import Ingested, Shared, show
 from labgen.errors import printable
@@ -38,7 +42,6 @@ from labgen.steps.scenario import Goal, Scenario
 
 # 2: cells and rows may be "shared"; a cell may be "unknown" in a graded row.
 REPORT_FORMAT = 2
-MAX_RESULT_BYTES = 4 * 1024 * 1024
 Source = Literal["hosted", "byod"]
 CellState = Literal["done", "todo", "unknown", "never", "shared"]
 RowState = Literal["graded", "unreachable", "never", "shared"]
@@ -49,7 +52,6 @@ MARKS: dict[CellState, str] = {
     "never": "\N{EM DASH}",
     "shared": "⇄",
 }
-RERUN = "run `labgen class check` again"
 
 
 @dataclass(frozen=True)
@@ -106,67 +108,28 @@ class ClassReport:
     problems: tuple[str, ...]  # files not used or in doubt, one line each
 
 
-def result_files(class_dir: Path, student: str, problems: list[str]) -> list[Path]:
-    """A student's result files, newest first (labgen names them by time); whatever else is in
-    their folder is named in `problems`."""
-    folder = class_dir / RESULTS_DIR / student
-    try:
-        entries = list(os.scandir(folder))
-    except FileNotFoundError:
-        return []
-    except OSError as error:
-        problems.append(f"{show(folder)}: cannot read this folder ({error.strerror}); skipped")
-        return []
-    found = []
-    for entry in entries:
-        path = Path(entry.path)
-        if entry.name.startswith(".") and entry.name.endswith(".tmp"):
-            continue  # a result being written right now
-        if not entry.name.endswith(".json") or not entry.is_file(follow_symlinks=False):
-            problems.append(f"{show(path)}: not a result file labgen wrote; move it out")
-            continue
-        found.append(path)
-    return sorted(found, reverse=True)
-
-
-def read_result(path: Path, student: str, lab: str, scenario: str) -> Entry:
-    """A result file as an entry; raises ValueError, one line, when it cannot be used."""
-    where = show(path)
-    try:
-        with path.open("rb") as stream:
-            raw = stream.read(MAX_RESULT_BYTES + 1)
-        if len(raw) > MAX_RESULT_BYTES:
-            raise ValueError(f"more than {MAX_RESULT_BYTES} bytes")
-        record = msgspec.json.decode(raw, type=ResultRecord)
-        if record.format != RESULT_FORMAT:
-            raise ValueError(f"format {record.format}, this labgen reads {RESULT_FORMAT}")
-        report = check_report.from_dict(record.report) if record.report is not None else None
-        checked_at = record.checked_at.astimezone(UTC)
-    except OSError as error:
-        raise ValueError(f"{where}: cannot read it ({error.strerror}); skipped") from None
-    except RecursionError:
-        raise ValueError(f"{where}: not a result file (nested too deeply); {RERUN}") from None
-    except (ValueError, OverflowError) as error:  # msgspec's errors are ValueErrors
-        text = printable(" ".join(str(error).split()))[:200]
-        raise ValueError(f"{where}: not a result file ({text}); {RERUN}") from None
-    if (record.student, record.lab, record.scenario) != (student, lab, scenario):
-        raise ValueError(
-            f"{where}: a result of {printable(repr(record.student))} in lab "
-            f"{printable(repr(record.lab))} ({printable(record.scenario)}), not of {student!r} in "
-            f"{lab!r} ({scenario}); move it out of the class folder"
-        )
-    return Entry("hosted", checked_at, report, record.error)
-
-
 def latest_result(
-    class_dir: Path, student: str, lab: str, scenario: str, problems: list[str]
+    class_dir: Path, student: str, identity: Identity, problems: list[str]
 ) -> Entry | None:
+    """The student's newest usable result; each newer one that cannot be used is named."""
     for path in result_files(class_dir, student, problems):
         try:
-            return read_result(path, student, lab, scenario)
+            return _entry(path, read_result(path, identity, student))
         except ValueError as error:
             problems.append(str(error))
     return None
+
+
+def _entry(path: Path, record: ResultRecord) -> Entry:
+    try:
+        report = check_report.from_dict(record.report) if record.report is not None else None
+        checked_at = record.checked_at.astimezone(UTC)
+    except (ValueError, OverflowError) as error:  # msgspec's errors are ValueErrors
+        text = printable(" ".join(str(error).split()))[:200]
+        raise ValueError(
+            f"{show(path)}: not a result file ({text}); run `labgen class check` again"
+        ) from None
+    return Entry("hosted", checked_at, report, record.error)
 
 
 def build_report(
@@ -233,7 +196,8 @@ def _row(student: str, name: str, goals: Sequence[Goal], entry: Entry | None) ->
             cells=cells,
             done=0,
             stuck_at="",
-            status="lab unreachable",
+            # labgen's own bug is said to be one, not blamed on the lab
+            status="labgen error" if entry.error.startswith("labgen error:") else "lab unreachable",
             error=entry.error,
         )
     cells = tuple(_cell(entry.report, goal) for goal in goals)
@@ -390,11 +354,12 @@ def report_class(
     from labgen.classroom.submissions import ingest
 
     ids = [student for student, _ in roster]
+    identity = identity_of(name, lab, scenario)
     problems: list[str] = []
     results = {
         student: entry
         for student in ids
-        if (entry := latest_result(class_dir, student, lab, scenario.name, problems))
+        if (entry := latest_result(class_dir, student, identity, problems))
     }
     ingested = Ingested()
     if submissions is not None:
