@@ -87,11 +87,16 @@ def host_ids(backend: Backend, hosts: Sequence[str], timeout: float) -> dict[str
     for host in hosts:
         answer = backend.exec(host, HOST_ID_COMMAND, timeout)
         host_id = answer.stdout.strip()
+        if answer.error:
+            raise LabgenError(
+                f"host {host}: could not be asked for its identity ({answer.error}); start "
+                "the lab with `labgen up` (`labgen status` shows it), then submit again"
+            )
         if answer.exit_code != 0 or not re.match(HOST_ID, host_id):
             raise LabgenError(
-                f"host {host}: no labgen host identity ({HOST_ID_FILE}): the host is not "
-                "running, or the lab was made by an older labgen; start it with `labgen up` "
-                "(a lab made before labgen 0.2: `labgen create --force`, then `labgen up`), "
+                f"host {host}: no labgen host identity ({HOST_ID_FILE}): the lab was made "
+                "by an older labgen, or its provisioning has not finished; run `labgen up` "
+                "(a lab made before this labgen: `labgen create --force`, then `labgen up`), "
                 "then submit again"
             )
         ids[host] = host_id

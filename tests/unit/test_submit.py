@@ -10,12 +10,13 @@ from classkit import ALL, LAB, SCENARIO, StudentLab, at, first, host_id
 from click.testing import CliRunner
 
 from labgen import live
+from labgen.backends.base import ExecResult
 from labgen.check import runner
 from labgen.classroom.submissions import read_submission
 from labgen.cli import cli
 from labgen.errors import LabgenError, UsageError
 from labgen.lab import Lab
-from labgen.submit import HOST_ID_COMMAND, make_submission
+from labgen.submit import HOST_ID_COMMAND, HOST_ID_FILE, make_submission
 
 
 def test_a_submission_holds_who_what_when_the_grade_and_the_host_ids() -> None:
@@ -40,9 +41,36 @@ def test_a_submission_holds_who_what_when_the_grade_and_the_host_ids() -> None:
     assert {command for _, command in lab.calls} <= allowed, "submit must only read the lab"
 
 
-def test_a_host_that_does_not_answer_stops_the_submission() -> None:
-    with pytest.raises(LabgenError, match=r"^host client: no labgen host identity"):
-        make_submission(StudentLab(ALL, down={"client"}), SCENARIO, LAB, "alice", 5)
+class Unreachable(StudentLab):
+    """The way to `client` fails (CONTRACT 1: the backend says why in `error`)."""
+
+    def exec(self, host: str, command: str, timeout: float) -> ExecResult:
+        if host == "client":
+            return ExecResult(255, "", "", 0.01, error="ssh: connect to host: Connection refused")
+        return super().exec(host, command, timeout)
+
+
+class MadeBeforeHostIds(StudentLab):
+    """A lab rendered by an older labgen: its hosts have no identity file."""
+
+    def exec(self, host: str, command: str, timeout: float) -> ExecResult:
+        if command == HOST_ID_COMMAND:
+            return ExecResult(1, "", f"cat: {HOST_ID_FILE}: No such file or directory", 0.01)
+        return super().exec(host, command, timeout)
+
+
+def test_a_host_that_cannot_be_reached_stops_the_submission_saying_why() -> None:
+    with pytest.raises(LabgenError) as caught:
+        make_submission(Unreachable(ALL), SCENARIO, LAB, "alice", 5)
+    assert str(caught.value) == (
+        "host client: could not be asked for its identity (ssh: connect to host: Connection "
+        "refused); start the lab with `labgen up` (`labgen status` shows it), then submit again"
+    )
+
+
+def test_a_lab_without_host_identities_says_how_to_get_them() -> None:
+    with pytest.raises(LabgenError, match=r"^host client: no labgen host identity \("):
+        make_submission(MadeBeforeHostIds(ALL), SCENARIO, LAB, "alice", 5)
 
 
 @pytest.mark.parametrize("student", ["Alice", "al ice", "-bob", "", "a/b"])
