@@ -240,7 +240,7 @@ def _verdict(result: CheckResult | None) -> CellState:
         return "todo"
     if result.status in GOOD:
         return "done"
-    return "unknown" if str(result.status) == "unknown" else "todo"
+    return "unknown" if result.status == "unknown" else "todo"
 
 
 def _why(host: str, result: CheckResult | None) -> str:
