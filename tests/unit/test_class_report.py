@@ -288,7 +288,9 @@ def test_class_report_command_writes_the_files_and_warns_about_bad_submissions(
     assert result.exit_code == 0, result.output
     assert f"labgen: warning: {inbox}/bad\\x1b[2J.json: not JSON (" in result.output
     assert "\x1b" not in result.output
-    assert "2 students, 2 graded, 1 finished, files not used: 1 (see above)" in result.output
+    assert "2 students, 2 graded, 1 finished, files not used or in doubt: 1 (see above)" in (
+        result.output
+    )
     assert {p.name for p in folder.iterdir()} == {
         "class.yaml",
         "roster.csv",
@@ -296,3 +298,16 @@ def test_class_report_command_writes_the_files_and_warns_about_bad_submissions(
         "report.csv",
         "report.json",
     }
+
+
+def test_class_report_command_counts_shared_rows(tmp_path: Path) -> None:
+    folder = class_folder(tmp_path, "byod")
+    inbox = tmp_path / "inbox"
+    put(inbox / "alice", "ann.json", submission("alice", at(1), ALL, "E1"))
+    put(inbox / "bob", "cat.json", submission("bob", at(1), ALL, "E1"))
+    result = CliRunner().invoke(cli, ["class", "report", str(folder), "--submissions", str(inbox)])
+    assert result.exit_code == 0, result.output
+    assert (
+        "2 students, 0 graded, 0 finished, 2 shared, files not used or in doubt: 2 (see above)"
+        in result.output
+    )
