@@ -1,7 +1,9 @@
 """`class create`, `class report` and `labgen submit`'s reader driven with generated hostile
 input: roster bytes, submission JSON trees, file names with control characters, extreme
 dates. Whatever comes in: no traceback, one line per problem with nothing raw from the input
-(no newline, no terminal escape), and a report written whenever one can be."""
+(no newline, no terminal escape), and a report written whenever one can be.
+
+30 examples each keep the unit suite quick; LABGEN_HYPOTHESIS_EXAMPLES=300 searches longer."""
 
 from __future__ import annotations
 
