@@ -2,7 +2,7 @@
 the matrix sit on top, and nothing below them may name them.
 
 The top-level modules have their places too:
-- errors, atomic: the floor; they import nothing of labgen.
+- errors: the floor; it imports nothing of labgen. atomic: only errors (its one-line messages).
 - lab: a rendered lab folder (its spec and state); backends may use it.
 - commands: `labgen create`'s work: spec and render, never a live lab.
 - live: the live-lab commands (up, check, status, down): backends and check, never render.
@@ -31,7 +31,7 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "classroom": ("matrix", "cli", "doctor"),
     "matrix": ("classroom", "cli", "commands", "doctor"),
     "errors": LAYERS + MODULES,
-    "atomic": LAYERS + MODULES,
+    "atomic": tuple(name for name in LAYERS + MODULES if name != "errors"),
     "lab": ("steps", "render", "backends", "check", "classroom", "matrix", "live", "cli"),
     "commands": ("backends", "check", "classroom", "matrix", "live", "submit", "doctor", "cli"),
     "live": ("render", "classroom", "matrix", "commands", "submit", "doctor", "cli"),
