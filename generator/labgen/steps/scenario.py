@@ -139,6 +139,7 @@ def placeholders(spec: LabSpec) -> dict[str, str]:
     return {
         "registry_image": spec.registry.image,
         "registry_ip": str(spec.registry_host.ip),
+        "registry_host": spec.registry_host.name,
         "registry_addr": registry_addr,
         "port": str(spec.registry.port),
         "push_image": str(image),
