@@ -16,7 +16,8 @@ HUB=127.0.0.1:5555
 # the hub's storage, as engine.sh lays it out for this instance
 HUB_STORAGE=/var/lib/labgen-sandbox/hub
 [ "${LABGEN_SANDBOX:-sbx}" = sbx ] || HUB_STORAGE=/var/lib/labgen-$LABGEN_SANDBOX-sandbox/hub
-CACHE=/var/cache/labgen
+# shared by every instance; LABGEN_CACHE_DIR moves it (a trial run away from the real one)
+CACHE=${LABGEN_CACHE_DIR:-/var/cache/labgen}
 IMG_CACHE=$CACHE/images
 # Instances (LABGEN_SANDBOX) share CACHE: whoever writes to it holds this lock. Not
 # build.lock, which callers may hold around the whole script: it would wait for itself.
