@@ -279,6 +279,21 @@ def test_registries_conf_merge_keeps_the_rest_and_never_loses_a_file(make_lab) -
         "600",
     ]
     assert live.sh("podclient", add).strip() == "unchanged"
+    # remove-insecure drops only that table's insecure line (part 2 from part 1).
+    remove = add.replace("add-insecure", "remove-insecure")
+    assert live.sh("podclient", remove).strip() == "changed"
+    assert live.sh("podclient", "cat /tmp/r.conf").splitlines() == [
+        "# mine",
+        "[[registry]]",
+        'location = "192.168.56.101:5000"',
+        "[[registry.mirror]]",
+        'location = "m:1"',
+        "",
+        "[[registry]]",
+        'location = "other:1"',
+        "insecure = false",
+    ]
+    assert live.sh("podclient", remove).strip() == "unchanged"
     # A file podman cannot parse stops the tool, with podman's reason, byte-identical.
     live.sh(
         "podclient",

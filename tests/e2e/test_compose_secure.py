@@ -157,6 +157,7 @@ PODMAN_TEXTS = {
 }
 PODMAN_PART2 = """name: secure-podman
 scenario: secure
+from_part1: true
 hosts:
   - {name: registry, ip: 192.168.56.101, role: registry}
   - {name: client, ip: 192.168.56.102, role: client, engine: podman}
@@ -169,6 +170,10 @@ def test_podman_client_solves_part_two_then_grade_passes(make_lab, tmp_path: Pat
     live = make_lab(str(spec))
     password = _password(live.folder)
     stored = base64.b64encode(f"student:{password}".encode()).decode()
+    # Part 1's end state on a podman client: its registries.conf edit (and the post's
+    # daemon.json edit, which podman ignores).
+    part1 = live.sh("client", "podman info --format '{{json .Registries}}'")
+    assert json.loads(part1)[REGISTRY]["Insecure"] is True
     code, out, err = live.labgen("check", "--json")
     assert code == 0, err + out
     report = json.loads(out)
@@ -183,8 +188,10 @@ def test_podman_client_solves_part_two_then_grade_passes(make_lab, tmp_path: Pat
         ("push-no-login", "registry"): "expected-failure",
         ("login-wrong", "registry"): "expected-failure",
         ("login-wrong", "client"): "expected-failure",
+        ("http-refused", "client"): "expected-failure",
     }
     status = {(r["id"], r["host"]): r for r in report["results"]}
+    assert status[("remove-insecure-podman", "client")]["status"] == "pass"
     for key, text in PODMAN_TEXTS.items():
         assert text in status[key]["excerpt"], (key, status[key]["excerpt"])
     assert status[("push-podman", "client")]["status"] == "pass"
@@ -210,7 +217,15 @@ def test_podman_client_solves_part_two_then_grade_passes(make_lab, tmp_path: Pat
     goals = {(r["id"], r["host"]) for r in graded["results"]}
     assert {("podman-trusts-ca", "client"), ("podman-no-insecure", "client")} <= goals
 
-    # Part 1's fix left behind (insecure = true) skips podman's certificate check: named.
+    # The table part 1 appended stays, without its insecure line.
+    conf = live.sh("client", "cat /etc/containers/registries.conf")
+    assert conf.endswith(f'\n[[registry]]\nlocation = "{REGISTRY}"\n')
+    # Provisioning again does not redo part 1 over part 2.
+    rerun = live.backend.exec("client", "/lab/provision/client.sh", 300)
+    assert rerun.exit_code == 0, rerun.output
+    assert live.sh("client", "cat /etc/containers/registries.conf") == conf
+
+    # Part 1's fix put back (insecure = true) would skip podman's certificate check: named.
     live.sh("client", f"labgen-node registries-conf add-insecure {REGISTRY}")
     live.sh("client", f"podman logout {REGISTRY}")
     code, out, err = live.labgen("check", "--mode", "grade", "--json")
