@@ -211,7 +211,7 @@ def test_cli_refuses_an_unknown_combination_and_a_non_markdown_out(tmp_path: Pat
     assert done.output.splitlines() == [
         "labgen: error: --only part9-debian99-docker: no such combination; use one of "
         "part1-debian12-docker, part1-debian13-docker, part1-debian13-podman, part2-debian12-docker, "
-        "part2-debian13-docker"
+        "part2-debian13-docker, part2-debian13-podman"
     ]
     done = runner.invoke(cli, ["matrix", "--out", str(tmp_path / "m.txt")])
     assert done.exit_code == 2
