@@ -41,6 +41,11 @@ REAL_TEXTS = {
         "WARNING! Your password will be stored unencrypted in /root/.docker/config.json."
     ),
     ("show-credentials", "client"): "student:********",
+    # A certificate that names the host in subjectAltName, used by address.
+    ("pull-dns-only", "client"): (
+        'Get "https://192.168.56.101:5000/v2/": tls: failed to verify certificate: x509: '
+        "cannot validate certificate for 192.168.56.101 because it doesn't contain any IP SANs"
+    ),
     # distribution's TLS listener (Go's net/http) answering a plain-HTTP request.
     ("http-refused", "client"): "Client sent an HTTP request to an HTTPS server.",
 }
@@ -124,6 +129,111 @@ def test_from_part1_solve_replays_part_two_then_grade_passes(make_lab, tmp_path:
         (r["id"], r["host"]) for r in json.loads(out)["results"] if r["status"] == "fail"
     )
     assert failing == [("key-files-private", "registry"), ("no-insecure-entry", "client")]
+
+
+# Part 2 from a podman 5.4 client (Debian 13), podman's words: containers/image's texts
+# around the same Go x509 errors, and its own for the registry's 401.
+PODMAN_TEXTS = {
+    ("pull-cn-only", "client"): (
+        'pinging container registry 192.168.56.101:5000: Get "https://192.168.56.101:5000/v2/": '
+        "tls: failed to verify certificate: x509: certificate relies on legacy Common Name "
+        "field, use SANs instead"
+    ),
+    ("pull-dns-only", "client"): (
+        "tls: failed to verify certificate: x509: cannot validate certificate for "
+        "192.168.56.101 because it doesn't contain any IP SANs"
+    ),
+    ("pull-untrusted", "client"): (
+        "tls: failed to verify certificate: x509: certificate signed by unknown authority"
+    ),
+    ("pull-no-login", "client"): (
+        "Error: initializing source docker://192.168.56.101:5000/nginx:alpine: reading "
+        "manifest alpine in 192.168.56.101:5000/nginx: authentication required"
+    ),
+    ("login-wrong", "client"): (
+        'Error: logging into "192.168.56.101:5000": invalid username/password'
+    ),
+    ("show-credentials-podman", "client"): "student:********",
+}
+PODMAN_PART2 = """name: secure-podman
+scenario: secure
+from_part1: true
+hosts:
+  - {name: registry, ip: 192.168.56.101, role: registry}
+  - {name: client, ip: 192.168.56.102, role: client, engine: podman}
+"""
+
+
+def test_podman_client_solves_part_two_then_grade_passes(make_lab, tmp_path: Path) -> None:  # noqa: F811
+    spec = tmp_path / "podman.yaml"
+    spec.write_text(PODMAN_PART2)
+    live = make_lab(str(spec))
+    password = _password(live.folder)
+    stored = base64.b64encode(f"student:{password}".encode()).decode()
+    # Part 1's end state on a podman client: its registries.conf edit (and the post's
+    # daemon.json edit, which podman ignores).
+    part1 = live.sh("client", "podman info --format '{{json .Registries}}'")
+    assert json.loads(part1)[REGISTRY]["Insecure"] is True
+    code, out, err = live.labgen("check", "--json")
+    assert code == 0, err + out
+    report = json.loads(out)
+    assert report["mode"] == "solve" and report["ok"] is True
+    assert report["engines"]["client"].startswith("podman 5.4.")
+    assert solve_statuses(report) == {
+        ("htpasswd-registry-image", "registry"): "deviation",
+        ("pull-cn-only", "client"): "expected-failure",
+        ("pull-dns-only", "client"): "expected-failure",
+        ("pull-untrusted", "client"): "expected-failure",
+        ("pull-no-login", "client"): "expected-failure",
+        ("push-no-login", "registry"): "expected-failure",
+        ("login-wrong", "registry"): "expected-failure",
+        ("login-wrong", "client"): "expected-failure",
+        ("http-refused", "client"): "expected-failure",
+    }
+    status = {(r["id"], r["host"]): r for r in report["results"]}
+    assert status[("remove-insecure-podman", "client")]["status"] == "pass"
+    for key, text in PODMAN_TEXTS.items():
+        assert text in status[key]["excerpt"], (key, status[key]["excerpt"])
+    assert status[("push-podman", "client")]["status"] == "pass"
+    assert password not in out + err and stored not in out + err
+    # podman kept the login where containers-auth.json(5) says root's goes without
+    # XDG_RUNTIME_DIR, as base64 of user:password like Docker's config.json; no
+    # ~/.docker/config.json, and the CA only under /etc/containers/certs.d.
+    assert live.sh("client", 'echo "${XDG_RUNTIME_DIR:-unset}"').strip() == "unset"
+    auth = json.loads(live.sh("client", "cat /run/containers/0/auth.json"))
+    assert auth == {"auths": {REGISTRY: {"auth": stored}}}
+    live.sh(
+        "client",
+        "! test -e ~/.docker/config.json && ! test -e /etc/docker/certs.d "
+        f"&& test -s /etc/containers/certs.d/{REGISTRY}/ca.crt",
+    )
+    assert live.sh("client", f"podman login --get-login {REGISTRY}").strip() == "student"
+
+    code, out, err = live.labgen("check", "--json")
+    assert code == 0, err + out
+    graded = json.loads(out)
+    assert graded["mode"] == "grade"
+    assert {r["status"] for r in graded["results"]} == {"pass"}
+    goals = {(r["id"], r["host"]) for r in graded["results"]}
+    assert {("podman-trusts-ca", "client"), ("podman-no-insecure", "client")} <= goals
+
+    # The table part 1 appended stays, without its insecure line.
+    conf = live.sh("client", "cat /etc/containers/registries.conf")
+    assert conf.endswith(f'\n[[registry]]\nlocation = "{REGISTRY}"\n')
+    # Provisioning again does not redo part 1 over part 2.
+    rerun = live.backend.exec("client", "/lab/provision/client.sh", 300)
+    assert rerun.exit_code == 0, rerun.output
+    assert live.sh("client", "cat /etc/containers/registries.conf") == conf
+
+    # Part 1's fix put back (insecure = true) would skip podman's certificate check: named.
+    live.sh("client", f"labgen-node registries-conf add-insecure {REGISTRY}")
+    live.sh("client", f"podman logout {REGISTRY}")
+    code, out, err = live.labgen("check", "--mode", "grade", "--json")
+    assert code == 1, err + out
+    failing = sorted(
+        (r["id"], r["host"]) for r in json.loads(out)["results"] if r["status"] == "fail"
+    )
+    assert failing == [("client-logged-in", "client"), ("podman-no-insecure", "client")]
 
 
 def test_secure_solved_lab_is_done_by_provisioning_idempotently(make_lab, tmp_path: Path) -> None:  # noqa: F811

@@ -431,18 +431,6 @@ BAD_SPECS: list[tuple[str, Any, str, str]] = [
         "hosts[1].engine",
         "podman clients are measured on debian-13 only, and os is debian-12",
     ),
-    (
-        "podman-in-part-2",
-        {
-            "scenario": "secure",
-            "hosts": [
-                {"name": "registry", "ip": "192.168.56.101", "role": "registry"},
-                {"name": "client", "ip": "192.168.56.102", "role": "client", "engine": "podman"},
-            ],
-        },
-        "hosts[1].engine",
-        "podman clients have part 1's steps only",
-    ),
     # Python's `$` matches before a final newline: patterns must not.
     ("name-newline", {"name": "lab\n"}, "name", "'lab\\n' is not valid"),
     ("box-newline", {"vagrant": {"box": "debian/bookworm64\n"}}, "vagrant.box", "use a box name"),

@@ -50,7 +50,7 @@ def parse_spec(raw: object) -> tuple[LabSpec, list[str]]:
     subnet = _subnet(raw.get("subnet", LabSpec().subnet), problems)
     _port(raw.get("registry"), problems)
     os_name = raw.get("os", LabSpec().os)
-    _hosts(raw.get("hosts"), subnet, os_name, raw.get("scenario", "insecure"), problems)
+    _hosts(raw.get("hosts"), subnet, os_name, problems)
     _box(raw.get("vagrant"), os_name, problems)
     registry = raw.get("registry")
     secure = raw.get("scenario") == "secure"
@@ -152,7 +152,6 @@ def _hosts(
     value: object,
     subnet: IPv4Network | None,
     os_name: object,
-    scenario: object,
     problems: Problems,
 ) -> None:
     """Rules across hosts, on every host field that decoded well (decode reported the rest),
@@ -182,12 +181,6 @@ def _hosts(
                     f"hosts[{index}].engine",
                     f"podman clients are measured on debian-13 only, and os is {os_name}; "
                     "set os: debian-13 or engine: docker",
-                )
-            elif scenario != "insecure":
-                problems.add(
-                    f"hosts[{index}].engine",
-                    f"podman clients have part 1's steps only (scenario insecure), not "
-                    f"{scenario}'s; use engine: docker or scenario: insecure",
                 )
     for field in ("name", "ip"):
         seen: dict[str, int] = {}

@@ -21,6 +21,7 @@ from labgen.spec.model import Engine
 PLACEHOLDERS = (
     "registry_image",
     "registry_ip",
+    "registry_host",
     "registry_addr",
     "port",
     "push_image",
