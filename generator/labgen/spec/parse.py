@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-import yaml
 
 from labgen.errors import SpecError
 from labgen.spec import rules
@@ -255,10 +254,11 @@ def spec_to_data(spec: LabSpec) -> dict[str, Any]:
 
 
 def kept_password(folder: Path) -> str | None:
-    """The password in a lab folder's lab.yaml, if it has a valid one (else None)."""
+    """The password in a lab folder's lab.yaml, if it has a valid one (else None). Read
+    with the spec's own limits: whatever the folder holds (a FIFO, a deep or huge file)."""
     try:
-        raw = yaml.safe_load((folder / "lab.yaml").read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        raw = read_yaml(folder / "lab.yaml", "lab spec")
+    except SpecError:
         return None
     auth = raw.get("auth") if isinstance(raw, dict) else None
     password = auth.get("password") if isinstance(auth, dict) else None
