@@ -8,7 +8,6 @@ constraints first (decode.py), then the rules that tie fields together (here).
 from __future__ import annotations
 
 import re
-import secrets
 from collections.abc import Mapping
 from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
@@ -272,6 +271,8 @@ def with_password(spec: LabSpec, kept: str | None = None) -> LabSpec:
     `create --force` keeps it) or a new random one. Other specs are returned as they are."""
     if spec.scenario != "secure" or spec.login.password is not None:
         return spec
+    import secrets  # here: only a secure lab needs it, and `create` starts faster without
+
     password = kept or secrets.token_urlsafe(PASSWORD_BYTES)
     return msgspec.structs.replace(
         spec, auth=msgspec.structs.replace(spec.login, password=password)
