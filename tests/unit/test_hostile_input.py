@@ -86,6 +86,20 @@ def test_a_nul_byte_in_a_spec_value(here: Path) -> None:
 
 
 @pytest.mark.parametrize(
+    ("spec", "says"),
+    [
+        ('name: ws\nlab: "x\\0y.yaml"', "lab: x\\x00y.yaml: cannot read the spec (a path cannot"),
+        ('name: ws\nlab: {name: "a\\0b"}', "lab.name: 'a\\x00b' is not valid"),
+        ('name: "w\\0s"', "name: 'w\\x00s' is not valid"),
+    ],
+)
+def test_a_nul_byte_in_a_class_spec(here: Path, spec: str, says: str) -> None:
+    (here / "class.yaml").write_text(f"students: 2\n{spec}\n")
+    assert one_line(labgen("class", "create", "class.yaml")).startswith(f"labgen: error: {says}")
+    assert tree(here) == ["class.yaml"]
+
+
+@pytest.mark.parametrize(
     "value", ["2026-02-30", "2026-02-03", "2026-02-03 10:00:00", "!!timestamp 2026-01-01"]
 )
 def test_a_date_like_value_is_the_text_written(here: Path, value: str) -> None:
