@@ -200,11 +200,11 @@ def test_ps_never_shows_the_password_during_a_secure_solve(make_lab, tmp_path: P
     for host in hosts:
         live.sh(host, "rm /tmp/ps.pid")
         in_nodes[host] = live.sh(host, "sleep 0.1; cat /tmp/ps.log").splitlines()
-    # The samples did cover the steps that use the password, while they ran.
+    # The samples did cover the steps that use the password, while they ran (the docker
+    # CLI lives for the container's whole run; htpasswd itself, a few ms, may be missed).
     htpasswd = "docker run --rm -i --entrypoint htpasswd httpd:2 -Bin student"
     assert any(line.startswith(htpasswd) for line in seen)
     assert any(line.startswith(htpasswd) for line in in_nodes["registry"])
-    assert any("htpasswd -Bin student" in line for line in in_nodes["registry"])
     assert any(line.startswith("docker login -u student --password-stdin") for line in seen)
     assert "sh" in in_nodes["client"]  # the checker's shell, reading its script on stdin
     for where, lines in {"server": seen, **in_nodes}.items():
