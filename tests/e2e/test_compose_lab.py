@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from e2e_support import MIRROR, RUNTIME, SOLVE_STATUSES, labgen, solve_statuses
 
+from labgen.backends.base import run_process
 from labgen.backends.compose import ComposeBackend
 from labgen.check import runner
 from labgen.check.results import CheckResult
@@ -333,7 +334,7 @@ def test_registries_conf_merge_keeps_the_rest_and_never_loses_a_file(make_lab) -
     ) in goal["excerpt"]
 
 
-def test_dead_registry_fails_its_step_within_the_timeout(make_lab) -> None:
+def test_dead_registry_leaves_its_step_unknown_within_the_timeout(make_lab) -> None:
     live = make_lab()
     timeout = 10.0
     scenario = load_scenario(live.lab.spec)
@@ -348,11 +349,34 @@ def test_dead_registry_fails_its_step_within_the_timeout(make_lab) -> None:
     report = runner.solve(live.backend, scenario, "e2e", timeout, freeze_registry, results.append)
     elapsed = time.monotonic() - started
     final = next(r for r in report.results if r.id == "pull-lan-final")
-    assert final.status == "fail"
-    assert "no answer within" in final.detail
+    # A timeout says nothing about the lab: the step could not be checked, not failed.
+    assert final.status == "unknown"
+    assert final.detail.startswith("could not be checked: no answer within 10 s; ")
     assert final.duration < timeout + 5
     assert not report.ok
     assert elapsed < 120
+
+
+def test_a_stopped_node_is_unknown_never_failed(make_lab) -> None:
+    """`docker compose exec` cannot enter a stopped node: each of its goals is UNKNOWN,
+    with compose's own reason, and the other host is graded as it is."""
+    live = make_lab()
+    done = run_process(live.backend._compose("stop", "client"), 120)
+    assert done.exit_code == 0, done.output
+    code, out, err = live.labgen("check", "--mode", "grade", "--json")
+    assert code == 1, err + out
+    report = json.loads(out)
+    client = [r for r in report["results"] if r["host"] == "client"]
+    registry = [r for r in report["results"] if r["host"] == "registry"]
+    assert client and {r["status"] for r in client} == {"unknown"}
+    for result in client:
+        assert result["detail"].startswith(
+            "could not be checked: docker compose exec could not run the command on client "
+        ), result["detail"]
+        assert "is not running" in result["detail"], result["detail"]
+    assert registry and "unknown" not in {r["status"] for r in registry}
+    code, out, _ = live.labgen("check", "--mode", "grade")
+    assert "UNKNOWN (not checked)" in out and "could not be checked" in out.splitlines()[-1]
 
 
 def test_run_takes_the_lab_down_when_a_step_fails(engine: dict[str, str], tmp_path: Path) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import base64
 import json
+import subprocess
+import threading
 from pathlib import Path
 
 import pytest
@@ -264,3 +266,64 @@ def test_secure_solved_lab_is_done_by_provisioning_idempotently(make_lab, tmp_pa
         assert "step remove-insecure: already done" in rerun.stderr
     # No certificate regenerated, no file rewritten, no container or engine restarted.
     assert {h: live.sh(h, state) for h in ("registry", "client")} == before
+
+
+# Lists every process's command line, in full, every 20 ms until its pid file is removed.
+NODE_SAMPLER = (
+    "setsid sh -c 'while [ -e /tmp/ps.pid ]; do ps -ww -eo args; echo @; sleep 0.02; done' "
+    ">/tmp/ps.log 2>&1 </dev/null & echo $! >/tmp/ps.pid"
+)
+
+
+def test_ps_never_shows_the_password_during_a_secure_solve(make_lab, tmp_path: Path) -> None:  # noqa: F811
+    """`ps` sampled on the server (which sees the nodes' processes too) and inside each node
+    all through part 2's solve: the password is on no command line, not for docker login
+    (--password-stdin), not for htpasswd (-i), not for how labgen reaches the nodes."""
+    spec = tmp_path / "secure.yaml"
+    spec.write_text("name: ps-lab\nscenario: secure\n")
+    live = make_lab(str(spec))
+    password = _password(live.folder)
+    hosts = ("registry", "client")
+    for host in hosts:
+        live.sh(host, NODE_SAMPLER)
+    seen: list[str] = []  # every distinct command line the server-side samples showed
+    stop = threading.Event()
+
+    def sample() -> None:
+        lines: set[str] = set()
+        while not stop.is_set():
+            listed = subprocess.run(["ps", "-ww", "-eo", "args"], capture_output=True, text=True)
+            lines.update(listed.stdout.splitlines())
+            stop.wait(0.02)
+        seen.extend(sorted(lines))
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        code, out, err = live.labgen("check", "--mode", "solve", "--json")
+    finally:
+        stop.set()
+        sampler.join()
+    assert code == 0, err + out
+    assert solve_statuses(json.loads(out)) == SECURE_SOLVE_STATUSES
+    in_nodes: dict[str, list[str]] = {}
+    for host in hosts:
+        live.sh(host, "rm /tmp/ps.pid")
+        in_nodes[host] = live.sh(host, "sleep 0.1; cat /tmp/ps.log").splitlines()
+    # The samples did cover the steps that use the password, while they ran (the docker
+    # CLI lives for the container's whole run; htpasswd itself, a few ms, may be missed).
+    htpasswd = "docker run --rm -i --entrypoint htpasswd httpd:2 -Bin student"
+    assert any(line.startswith(htpasswd) for line in seen)
+    assert any(line.startswith(htpasswd) for line in in_nodes["registry"])
+    assert any(line.startswith("docker login -u student --password-stdin") for line in seen)
+    assert "sh" in in_nodes["client"]  # the checker's shell, reading its script on stdin
+    for where, lines in {"server": seen, **in_nodes}.items():
+        showing = [line for line in lines if password in line]
+        assert showing == [], (where, showing)
+    # The password file holds the password (htpasswd -i dropped echo's newline).
+    verify = (
+        f"echo {password} | docker run --rm -i -v /srv/registry/auth:/auth "
+        "--entrypoint htpasswd httpd:2 -vi /auth/htpasswd student"
+    )
+    verified = live.backend.exec("registry", verify, 60)
+    assert verified.exit_code == 0 and "correct" in verified.output, verified.output

@@ -295,11 +295,14 @@ host_engine() {
 
 # as_step_user COMMAND: run COMMAND as the checker runs a step: as STEP_USER in a
 # login bash (`vagrant ssh -c` does that), so ~ is that user's home; else as is.
+# The command goes on stdin, never in an argv `ps` shows (a step may hold the lab's
+# password); in a subshell reading /dev/null, so that no command in it reads the rest of
+# its own text.
 as_step_user() {
     if [ -n "$STEP_USER" ]; then
-        sudo -u "$STEP_USER" -H bash -l -c "$1"
+        printf '(\n%s\n) </dev/null\n' "$1" | sudo -u "$STEP_USER" -H bash -l -s
     else
-        bash -c "$1"
+        printf '(\n%s\n) </dev/null\n' "$1" | bash -s
     fi
 }
 
