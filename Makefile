@@ -6,7 +6,7 @@ LABS   := $(patsubst %/lab.yaml,%,$(wildcard labs/*/lab.yaml))
 # labgen's own shell: the sandbox (and its runc wrapper), the scripts, CI.
 SHELL_FILES := $(shell find sandbox scripts -name '*.sh') sandbox/labgen-runc .ci/run
 
-.PHONY: test unit e2e vm lint demo matrix labs golden bench bench-class bench-lab bench-vm clean
+.PHONY: test unit e2e vm lint demo matrix labs golden web bench bench-class bench-lab bench-vm bench-serve clean
 
 $(BIN)/labgen: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,12 @@ labs: $(BIN)/labgen
 ## golden: rewrite the golden files of the render tests (review the diff!)
 golden: $(BIN)/labgen
 	$(BIN)/pytest -q tests/unit/test_golden.py --update-golden
+
+## web: refresh the workspace's terminal emulator (committed under generator/labgen/workspace/static/vendor)
+## from the npm registry, exactly as web/package-lock.json pins it; needs node and npm (Debian: apt-get install npm)
+web:
+	cd web && npm ci --ignore-scripts --no-audit --no-fund
+	$(PYTHON) scripts/web_assets.py
 
 bench: $(BIN)/labgen
 	$(BIN)/python bench/bench_create.py

@@ -1,5 +1,6 @@
 """Layers only look down: spec → steps → render → backends → check; the class layer and
-the matrix sit on top, and nothing below them may name them."""
+the matrix sit on top, the browser workspace on the class layer, and nothing below them
+may name them."""
 
 from __future__ import annotations
 
@@ -11,11 +12,13 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[2] / "generator" / "labgen"
 # What each layer must never import (labgen.X prefixes).
 FORBIDDEN = {
-    "spec": ("steps", "render", "backends", "check", "classroom", "matrix"),
-    "steps": ("render", "backends", "check", "classroom", "matrix"),
-    "render": ("backends", "check", "classroom", "matrix"),
-    "backends": ("render", "check", "classroom", "matrix"),
-    "check": ("render", "classroom", "matrix"),
+    "spec": ("steps", "render", "backends", "check", "classroom", "matrix", "workspace"),
+    "steps": ("render", "backends", "check", "classroom", "matrix", "workspace"),
+    "render": ("backends", "check", "classroom", "matrix", "workspace"),
+    "backends": ("render", "check", "classroom", "matrix", "workspace"),
+    "check": ("render", "classroom", "matrix", "workspace"),
+    # The browser workspace sits on the class layer; the class layer does not know it.
+    "classroom": ("matrix", "workspace"),
 }
 
 
