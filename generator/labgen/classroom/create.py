@@ -10,6 +10,7 @@ the roster and the secrets. Pure: the same class and seed give the same files.
     teacher/guide.en.{md,html}  the full solution, expected outputs, what each goal catches
     secrets/seed                where the passwords come from (0600): kept by --force
     secrets/credentials.csv     hosted: id,ssh_port,password (0600)
+    secrets/teacher             hosted: the teacher's login to `labgen class serve` (0600)
 """
 
 from __future__ import annotations
@@ -96,6 +97,9 @@ def plan_class(classroom: Classroom, seed: str) -> list[PlannedFile]:
                 private=True,
             )
         )
+        files.append(
+            PlannedFile(PurePosixPath("secrets/teacher"), teacher_secret(seed) + "\n", private=True)
+        )
     guide = env.get_template("class/guide.en.md.j2").render(**_guide_context(classroom, scenario))
     files.append(PlannedFile(PurePosixPath("teacher/guide.en.md"), guide))
     files.append(
@@ -111,6 +115,12 @@ def student_password(seed: str, student: Student) -> str:
     """A student's SSH password: derived from the class seed, so re-creating keeps it."""
     digest = hmac.new(bytes.fromhex(seed), f"ssh:{student.id}".encode(), hashlib.sha256).digest()
     return base64.b32encode(digest).decode()[:16].lower()
+
+
+def teacher_secret(seed: str) -> str:
+    """The teacher's secret for `labgen class serve`: derived from the seed like the
+    passwords, so re-creating keeps it and the server needs no second secret file."""
+    return hmac.new(bytes.fromhex(seed), b"teacher", hashlib.sha256).hexdigest()[:32]
 
 
 def _access(classroom: Classroom, student: Student) -> Access:
