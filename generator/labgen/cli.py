@@ -12,6 +12,7 @@ import click
 
 from labgen.classroom.commands import class_group
 from labgen.errors import LabgenError, os_error_line
+from labgen.workspace.commands import serve
 
 BACKENDS = ("all", "vagrant", "compose")
 
@@ -317,6 +318,8 @@ def matrix(
         raise click.exceptions.Exit(1)
 
 
+# `class serve` lives in the workspace, above the class layer, which must not import it.
+class_group.add_command(serve)
 cli.add_command(class_group)
 
 
