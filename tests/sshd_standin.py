@@ -39,11 +39,11 @@ class StandInSshd:
         assert self.server is not None
         return int(self.server.get_port())
 
-    async def start(self) -> StandInSshd:
+    async def start(self, port: int = 0) -> StandInSshd:
         self.server = await asyncssh.create_server(
             lambda: _Server(self.passwords),
             "127.0.0.1",
-            0,
+            port,
             server_host_keys=[HOST_KEY],
             process_factory=self._shell,
             line_editor=False,

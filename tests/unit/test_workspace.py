@@ -558,3 +558,26 @@ def test_the_self_signed_certificate_names_the_server_and_keeps_its_key_private(
     assert self_signed(class_dir, ["lab.example.org"])[0].read_bytes() == before  # kept
     self_signed(class_dir, ["other.example.org"])
     assert cert.read_bytes() != before  # a name it lacked: made anew
+
+
+def test_the_periodic_regrade_grades_every_lab_and_pushes_the_report(class_dir: Path) -> None:
+    labs = {"alice": StudentLab(first(2)), "bob": StudentLab(first(1))}
+
+    async def test() -> None:
+        settings = Settings(tls=False, behind_proxy=False, regrade=0.3)
+        async with site(class_dir, settings, labs=labs) as s:
+            await s.client.post(
+                "/teacher/login",
+                data={"secret": teacher_secret(SEED)},
+                headers={"Origin": s.origin},
+            )
+            live = await s.socket("/teacher/live")
+            done: dict[str, int] = {}
+            while set(done) != {"alice", "bob"}:
+                report = await next_text(live, "report")
+                done = {r["student"]: r["done"] for r in report["rows"] if r["state"] == "graded"}
+            assert done == {"alice": 2, "bob": 1}
+            await live.close()
+
+    run(test)
+    assert labs["alice"].calls and labs["bob"].calls

@@ -116,6 +116,8 @@ def why_not(error: BaseException, login: Login) -> str:
     where = f"{login.host}:{login.port}"
     if isinstance(error, asyncssh.PermissionDenied):
         return f"your lab at {where} refused your password; tell your teacher"
+    if isinstance(error, ConnectionRefusedError):
+        return f"your lab at {where} does not answer (connection refused); tell your teacher, then reload"
     if isinstance(error, TimeoutError):
         return f"your lab at {where} does not answer (no reply in {CONNECT_TIMEOUT:g} s); tell your teacher"
     reason = getattr(error, "strerror", None) or str(error) or type(error).__name__

@@ -77,8 +77,10 @@ term.attachCustomKeyEventHandler((event) => {
   return true;
 });
 
-// Each command block of the handout gets a button that types it into the terminal.
+// Each command block of the handout gets a button that types it into the terminal; not
+// the access sheet's `ssh` command: this terminal is that session already.
 for (const code of document.querySelectorAll("#handout pre > code")) {
+  if (code.textContent.startsWith("ssh ")) continue;
   const button = el("button", zh ? "▶ 运行" : "▶ Run", "run");
   button.type = "button";
   button.title = zh ? "在终端中输入这条命令" : "type this command into the terminal";
