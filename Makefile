@@ -67,6 +67,10 @@ bench-class: $(BIN)/labgen
 bench-lab: $(BIN)/labgen
 	$(BIN)/python bench/bench_lab.py
 
+## bench-serve: `labgen class serve` with 30 terminals (stand-in sshds): keystroke round trip, RSS, idle CPU, login page
+bench-serve: $(BIN)/labgen
+	$(BIN)/python bench/bench_serve.py terminals --students 30
+
 ## bench-vm: the two-VM lab's up/check/re-provision/down times (root, libvirt)
 bench-vm: $(BIN)/labgen
 	$(BIN)/python bench/bench_vm.py

@@ -323,6 +323,8 @@ def test_every_answer_carries_the_content_security_policy(class_dir: Path) -> No
             for path in ("/", "/static/student.js", "/s/alice", "/nowhere", "/teacher/live"):
                 response = await s.client.get(path, allow_redirects=False)
                 assert response.headers["Content-Security-Policy"] == CSP, path
+                # no-referrer would make browsers send "Origin: null" with our own forms.
+                assert response.headers["Referrer-Policy"] == "same-origin", path
 
     run(test)
 

@@ -20,6 +20,7 @@ from aiohttp import WSMsgType, web
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
+from labgen.errors import LabgenError
 from labgen.workspace.auth import TEACHER, RateLimiter, Session, Sessions, same_secret
 from labgen.workspace.room import Room
 from labgen.workspace.terminals import Login, Opener, Terminals, open_ssh, why_not
@@ -118,10 +119,10 @@ class Workspace:
     async def regrade_forever(self) -> None:
         while True:
             await asyncio.sleep(self.settings.regrade)
-            students = [s for s in self.room.desks if not self._busy(s)]
+            students = [s for s in self.room.desks if not self.busy(s)]
             await asyncio.gather(*(self.check(s) for s in students), return_exceptions=True)
 
-    def _busy(self, student: str) -> bool:
+    def busy(self, student: str) -> bool:
         lock = self.checking.get(student)
         return lock is not None and lock.locked()
 
@@ -375,9 +376,12 @@ async def check(request: web.Request) -> web.StreamResponse:
     space, session, student = _student_or_403(request)
     _state_change(request, session)
     language = request.query.get("lang", "en")
-    if space._busy(student):
+    if space.busy(student):
         raise web.HTTPConflict(text="a check of your lab is already running\n")
-    await space.check(student)
+    try:
+        await space.check(student)
+    except LabgenError as error:  # e.g. the result could not be written: say so, one line
+        raise web.HTTPInternalServerError(text=str(error).splitlines()[0] + "\n") from None
     return await _goals_response(space, student, language)
 
 

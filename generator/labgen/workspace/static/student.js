@@ -120,7 +120,10 @@ checkButton.addEventListener("click", async () => {
   checkButton.textContent = zh ? "检查中…" : "Checking…";
   try {
     const response = await post(`/s/${encodeURIComponent(student)}/check?lang=${lang}`);
-    if (response.ok) showGoals(await response.json());
+    if (response.ok) {
+      showGoals(await response.json());
+      document.getElementById("handout").scrollTop = 0; // the goals are at its top
+    }
     else show((await response.text()).trim(), "error");
   } finally {
     checkButton.disabled = false;
