@@ -60,7 +60,12 @@ function connect() {
   };
 }
 
-term.onData((data) => send({ type: "input", data }));
+// A big paste goes in pieces: the server takes at most 16 KiB of input per message.
+term.onData((data) => {
+  for (let start = 0; start < data.length; start += 4096) {
+    send({ type: "input", data: data.slice(start, start + 4096) });
+  }
+});
 term.onResize(({ cols, rows }) => send({ type: "resize", cols, rows }));
 window.addEventListener("resize", () => fit.fit());
 
