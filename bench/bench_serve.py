@@ -277,6 +277,7 @@ async def check(class_dir: Path) -> dict[str, Any]:
             "all": [round(s, 2) for s in seconds],
         },
         "goals": marks,
+        "load_average_1min": os.getloadavg()[0],
     }
 
 

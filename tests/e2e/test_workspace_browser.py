@@ -32,6 +32,11 @@ from typing import Any
 
 import pytest
 from e2e_support import MIRROR, RUNTIME, SANDBOX_NETNS
+from selenium import webdriver
+from selenium.common.exceptions import TimeoutException
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support.ui import WebDriverWait
 
 from helpers import OFFLINE, REPO_ROOT, tool_or_skip
 from labgen.classroom.create import plan_class
@@ -49,12 +54,6 @@ PORT = 8443
 # Goals the tutorial's first five steps leave undone (the same as bob's in test_class_hosted).
 UNDONE_AFTER_FIVE = {"client-has-image", "daemon-json-insecure", "engine-insecure"}
 CLONE_NEWNET = 0x40000000
-
-webdriver = pytest.importorskip("selenium.webdriver")
-from selenium.common.exceptions import TimeoutException  # noqa: E402
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 
 def _setns(path: str) -> None:
@@ -368,7 +367,8 @@ def test_a_student_and_the_teacher_in_a_real_browser(
         assert answered[f"{server}/s/bob/terminal"] == 403
         assert answered[f"{server}/s/bob"] == 403
         # The browser's only complaints are those two refusals.
-        assert all("403" in line for line in console_errors(student)), console_errors(student)
+        complaints = console_errors(student)
+        assert complaints and all("403" in line for line in complaints), complaints
     finally:
         student.quit()
         teacher.quit()

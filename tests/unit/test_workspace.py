@@ -320,6 +320,7 @@ def test_every_answer_carries_the_content_security_policy(class_dir: Path) -> No
 
     async def test() -> None:
         async with site(class_dir) as s:
+            assert (await s.client.get("/favicon.ico")).status == 200  # no 404 on the console
             for path in ("/", "/static/student.js", "/s/alice", "/nowhere", "/teacher/live"):
                 response = await s.client.get(path, allow_redirects=False)
                 assert response.headers["Content-Security-Policy"] == CSP, path

@@ -445,6 +445,12 @@ async def teacher_watch(request: web.Request) -> web.StreamResponse:
 
 
 # ---------------------------------------------------------------- the app
+async def favicon(request: web.Request) -> web.StreamResponse:
+    """Browsers ask for /favicon.ico on pages with no <link rel=icon> (a 403's text)."""
+    icon = resources.files("labgen.workspace") / "static" / "favicon.svg"
+    return web.Response(body=icon.read_bytes(), content_type="image/svg+xml")
+
+
 def make_app(space: Workspace) -> web.Application:
     app = web.Application(middlewares=[security_headers], client_max_size=64 * 1024)
     app[KEY] = space
@@ -463,6 +469,7 @@ def make_app(space: Workspace) -> web.Application:
             web.get("/teacher/live", teacher_live),
             web.get("/teacher/watch/{student}", teacher_watch),
             web.static("/static", str(static), append_version=False),
+            web.get("/favicon.ico", favicon),
         ]
     )
 
