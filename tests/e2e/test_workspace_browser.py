@@ -34,7 +34,9 @@ import pytest
 from e2e_support import MIRROR, RUNTIME, SANDBOX_NETNS
 from selenium import webdriver
 from selenium.common.exceptions import TimeoutException
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -54,6 +56,15 @@ PORT = 8443
 # Goals the tutorial's first five steps leave undone (the same as bob's in test_class_hosted).
 UNDONE_AFTER_FIVE = {"client-has-image", "daemon-json-insecure", "engine-insecure"}
 CLONE_NEWNET = 0x40000000
+
+
+# A paste as the browser delivers one (xterm.js reads the event's clipboard data).
+PASTE = """
+const area = document.querySelector('#terminal .xterm-helper-textarea');
+const data = new DataTransfer();
+data.setData('text/plain', arguments[0]);
+area.dispatchEvent(new ClipboardEvent('paste', {clipboardData: data, bubbles: true, cancelable: true}));
+"""
 
 
 def _setns(path: str) -> None:
@@ -307,6 +318,33 @@ def test_a_student_and_the_teacher_in_a_real_browser(
         assert "docker push localhost:5000/nginx:alpine" in screen(student)
         shot(student, shots, "3-student-after-reload")
 
+        # Ctrl-C interrupts; UTF-8 goes both ways; a paste is typed; a selection copies.
+        type_keys(student, "sleep 300\n")
+        time.sleep(1)
+        ActionChains(student).key_down(Keys.CONTROL).send_keys("c").key_up(Keys.CONTROL).perform()
+        run_and_wait(student, "interrupted", timeout=20)
+        type_keys(student, "echo 你好-$((6*7))\n")
+        wait(student, lambda: "你好-42" in screen(student), 30, "UTF-8 round trip")
+        student.execute_script(PASTE, "echo pasted-$((6*7))")
+        type_keys(student, "\n")
+        wait(student, lambda: "pasted-42" in screen(student), 30, "the paste")
+        student.execute_cdp_cmd(
+            "Browser.grantPermissions",
+            {"origin": server, "permissions": ["clipboardReadWrite", "clipboardSanitizedWrite"]},
+        )
+        rows = student.find_element(By.CSS_SELECTOR, "#terminal .xterm-screen")
+        ActionChains(student).move_to_element_with_offset(
+            rows, -rows.size["width"] // 2 + 2, -rows.size["height"] // 2 + 4
+        ).click_and_hold().move_by_offset(rows.size["width"] - 8, 0).release().perform()
+        ActionChains(student).key_down(Keys.CONTROL).key_down(Keys.SHIFT).send_keys("c").key_up(
+            Keys.SHIFT
+        ).key_up(Keys.CONTROL).perform()
+        copied = student.execute_async_script(
+            "navigator.clipboard.readText().then(arguments[0], e => arguments[0]('ERR ' + e))"
+        )
+        first_line = screen(student).splitlines()[0].strip()
+        assert copied.strip() and copied.strip() in first_line, (copied, first_line)
+
         # Check my work: ✓ exactly for the goals the five steps make hold.
         start = time.monotonic()
         student.find_element(By.ID, "check").click()
@@ -323,6 +361,14 @@ def test_a_student_and_the_teacher_in_a_real_browser(
         assert len(hints) == len(UNDONE_AFTER_FIVE) and all(h.text for h in hints)
         shot(student, shots, "4-student-checked")
         assert len(list((folder / "results" / "alice").glob("*.json"))) == 1
+
+        # The same in Chinese: the zh handout, the last check's goals with zh hints, the shell.
+        student.get(server + "/s/alice?lang=zh")
+        wait(student, lambda: student.find_elements(By.CSS_SELECTOR, "#goals li"), 30, "zh goals")
+        assert "检查结果" in student.find_element(By.ID, "goals").text
+        assert "检查我的进度" in student.find_element(By.ID, "check").text
+        wait(student, lambda: "你好-42" in screen(student), 30, "the same shell in zh")
+        shot(student, shots, "4b-student-zh")
 
         # The teacher's page shows it, pushed, without a reload.
         wait(
