@@ -482,7 +482,10 @@ def test_check_my_work_grades_only_that_lab_writes_a_result_and_updates_the_teac
             assert labs["bob"].calls == [] and labs["alice"].calls
             assert len(list((class_dir / "results" / "alice").glob("*.json"))) == 1
 
-            pushed = await next_text(live, "report")
+            started = await next_text(live, "report")  # pushed when the check began
+            assert started["checking"] == ["alice"] and started["rows"][0]["state"] == "never"
+            pushed = await next_text(live, "report")  # and when it finished
+            assert pushed["checking"] == []
             alice_row = pushed["rows"][0]
             assert alice_row["state"] == "graded" and alice_row["done"] == 2
             assert pushed["rows"][1]["state"] == "never"

@@ -80,6 +80,7 @@ class Workspace:
         """Grade one student's lab (one check per student at a time), then tell the teachers."""
         lock = self.checking.setdefault(student, asyncio.Lock())
         async with lock, self.graders:
+            await self.push_report()  # the teacher sees "checking…" in that row
             await asyncio.to_thread(self.room.grade, student, self.settings.timeout)
         await self.push_report()
 
