@@ -106,11 +106,9 @@ def run(class_dir: Path, options: ServeOptions) -> None:
     )
     space = Workspace(room, settings)
     shown = f"[{options.host}]" if ":" in options.host else options.host
-    print(
+    started = (
         f"serving {room.name} ({len(room.desks)} students) at {scheme}://{shown}:{options.port}/ "
-        f"({note}); the teacher's secret is in {class_dir / 'secrets' / 'teacher'}; Ctrl-C stops",
-        file=sys.stderr,
-        flush=True,
+        f"({note}); the teacher's secret is in {class_dir / 'secrets' / 'teacher'}; Ctrl-C stops"
     )
     try:
         web.run_app(
@@ -118,7 +116,8 @@ def run(class_dir: Path, options: ServeOptions) -> None:
             host=options.host,
             port=options.port,
             ssl_context=context,
-            print=None,
+            # run_app calls this once the port is bound: our line instead of aiohttp's.
+            print=lambda _message: print(started, file=sys.stderr, flush=True),
             access_log=None,
         )
     except OSError as error:
