@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e_support import MIRROR, RUNTIME, SANDBOX_NETNS
+from e2e_support import MIRROR, RUNTIME, SANDBOX_NETNS, labgen
 from selenium import webdriver
 from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.action_chains import ActionChains
@@ -41,12 +41,9 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 
 from helpers import OFFLINE, REPO_ROOT, tool_or_skip
-from labgen.classroom.create import plan_class
-from labgen.classroom.hosted import run_class
-from labgen.classroom.info import hosted_boxes, open_class
-from labgen.classroom.labbox import LabBox, Runtime
-from labgen.classroom.spec import parse_class
-from labgen.render.write import write_lab
+from labgen.backends.box import Runtime
+from labgen.classroom.hosted import run_hosted
+from labgen.classroom.model import Class, open_class
 from labgen.steps.scenario import load_scenario
 
 pytestmark = pytest.mark.e2e
@@ -99,10 +96,11 @@ def labbox_image(engine: dict[str, str]) -> dict[str, str]:
 @pytest.fixture
 def hosted(
     labbox_image: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[tuple[Path, list[LabBox]]]:
-    """A hosted class of two, as `labgen class create` writes it, with both boxes up."""
+) -> Iterator[Class]:
+    """A hosted class of two, made by `labgen class create`, with both boxes up."""
     for key, value in labbox_image.items():
         monkeypatch.setenv(key, value)
+    spec = tmp_path / "class-spec.yaml"
     raw = {
         "name": CLASS,
         "delivery": "hosted",
@@ -110,26 +108,29 @@ def hosted(
         "lab": {"mirror": MIRROR},
         "hosted": {"server": "127.0.0.1", "ssh_ports": "2231-2240"},
     }
-    classroom, _ = parse_class(raw, tmp_path)
+    spec.write_text(json.dumps(raw), encoding="utf-8")
     folder = tmp_path / "class"
-    write_lab(plan_class(classroom, os.urandom(32).hex()), folder, force=False)
-    boxes = hosted_boxes(open_class(folder), Runtime(RUNTIME, REPO_ROOT / "sandbox/labgen-runc"))
+    done = labgen(
+        dict(os.environ), "class", "create", str(spec), "--out", str(folder), cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    cls = open_class(folder)
+    runtime = Runtime(RUNTIME, REPO_ROOT / "sandbox/labgen-runc")
     try:
-        outcomes = run_class(boxes, "up", jobs=2, out=io.StringIO())
+        outcomes = run_hosted(cls, "up", 2, None, runtime, out=io.StringIO())
         assert [o.ok for o in outcomes] == [True, True], outcomes
-        yield folder, boxes
+        yield cls
     finally:
-        run_class(boxes, "down", jobs=2, out=io.StringIO())
+        run_hosted(cls, "down", 2, None, runtime, out=io.StringIO())
 
 
 @pytest.fixture
-def server(hosted: tuple[Path, list[LabBox]], sandbox_netns: None, tmp_path: Path) -> Iterator[str]:
+def server(hosted: Class, sandbox_netns: None, tmp_path: Path) -> Iterator[str]:
     """`labgen class serve` as a teacher runs it (self-signed HTTPS), in the sandbox netns."""
-    folder, _ = hosted
+    folder = hosted.folder
     log = (tmp_path / "serve.log").open("w")
-    labgen = str(Path(sys.executable).with_name("labgen"))
     argv = [
-        labgen,
+        str(Path(sys.executable).with_name("labgen")),
         "class",
         "serve",
         str(folder),
@@ -232,13 +233,13 @@ def console_errors(driver: WebDriver) -> list[str]:
 
 
 def test_a_student_and_the_teacher_in_a_real_browser(
-    server: str, hosted: tuple[Path, list[LabBox]], tmp_path: Path
+    server: str, hosted: Class, tmp_path: Path
 ) -> None:
-    folder, boxes = hosted
+    folder = hosted.folder
     shots = Path(os.environ.get("LABGEN_SCREENSHOTS", tmp_path))
     shots.mkdir(parents=True, exist_ok=True)
-    password = boxes[0].seat.password
-    goals = [goal.id for goal in load_scenario(boxes[0].lab.spec).goals]
+    password = hosted.seats[0].password
+    goals = [goal.id for goal in load_scenario(hosted.lab).goals]
     student = browser(tmp_path, "alice")
     teacher = browser(tmp_path, "teacher")
     try:

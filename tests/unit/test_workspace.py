@@ -21,12 +21,13 @@ from aiohttp.test_utils import TestClient, TestServer
 from classkit import StudentLab, first
 from click.testing import CliRunner
 
-from labgen.classroom.create import plan_class, teacher_secret
+from labgen.classroom.create import plan_class
+from labgen.classroom.model import open_class, teacher_secret
 from labgen.classroom.spec import parse_class
 from labgen.cli import cli
 from labgen.render.write import write_lab
 from labgen.workspace import auth
-from labgen.workspace.room import Room, open_room
+from labgen.workspace.room import Room
 from labgen.workspace.server import CSP, Settings, Workspace, make_app
 from labgen.workspace.terminals import Login, Shell, open_ssh
 from labgen.workspace.tls import self_signed
@@ -126,8 +127,7 @@ async def site(
 ) -> AsyncIterator[Site]:
     sshd = await StandInSshd({s: password(class_dir, s) for s in ("alice", "bob")}).start()
     labs = labs or {"alice": StudentLab(first(2)), "bob": StudentLab()}
-    room = open_room(class_dir, "127.0.0.1")
-    room = Room(room.info, "127.0.0.1", labs.__getitem__)
+    room = Room(open_class(class_dir), lambda seat: labs[seat.student])
 
     async def opener(login: Login, cols: int, rows: int) -> Shell:
         # The boxes' published ports stand for the stand-in's; a student in `unreachable`

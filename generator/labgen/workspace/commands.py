@@ -44,12 +44,6 @@ import click
     "--insecure-http", is_flag=True, help="Plain HTTP without a proxy: only on a loopback address."
 )
 @click.option(
-    "--box-host",
-    default="127.0.0.1",
-    show_default=True,
-    help="Where the lab boxes' SSH ports are published.",
-)
-@click.option(
     "--grace",
     type=click.IntRange(10, 86400),
     default=900,
@@ -85,7 +79,6 @@ def serve(
     names: tuple[str, ...],
     behind_proxy: bool,
     insecure_http: bool,
-    box_host: str,
     grace: int,
     regrade: int,
     jobs: int,
@@ -106,7 +99,6 @@ def serve(
             names=names,
             behind_proxy=behind_proxy,
             insecure_http=insecure_http,
-            box_host=box_host,
             grace=grace,
             regrade=regrade,
             jobs=jobs,

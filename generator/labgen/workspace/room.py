@@ -11,10 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from labgen.classroom.create import SEED_FILE, teacher_secret
-from labgen.classroom.grading import BackendFor, grade_class
-from labgen.classroom.info import ClassInfo, hosted_backends, hosted_boxes, open_class
+from labgen.backends.box import Box
+from labgen.classroom.boxes import BoxFor, box_for, require_hosted
+from labgen.classroom.grading import grade_seat
+from labgen.classroom.model import SEED_FILE, Class, open_class, read_seed, teacher_secret
 from labgen.classroom.report import ClassReport, build_report, collect_entries
+from labgen.classroom.results import identity_of, write_result
 from labgen.errors import UsageError
 from labgen.steps.scenario import Scenario, load_scenario
 
@@ -42,28 +44,35 @@ class GoalLine:
 
 
 class Room:
-    """A hosted class folder, opened for serving."""
+    """A hosted class, opened for serving."""
 
-    def __init__(self, info: ClassInfo, box_host: str, backends: BackendFor | None = None) -> None:
-        self.info = info
-        self.folder = info.folder
-        self.scenario: Scenario = load_scenario(info.lab)
-        boxes = hosted_boxes(info)
-        names = {student.id: student.name for student in info.students}
+    def __init__(self, cls: Class, boxes: BoxFor | None = None) -> None:
+        require_hosted(cls)
+        self.cls = cls
+        self.folder = cls.folder
+        self.scenario: Scenario = load_scenario(cls.lab)
+        self.identity = identity_of(cls.name, cls.lab.name, self.scenario)
+        box_of: BoxFor = boxes or (lambda seat: box_for(cls, seat))
+        self.boxes: dict[str, Box] = {seat.student: box_of(seat) for seat in cls.seats}
+        names = {student.id: student.name for student in cls.students}
         self.desks = {
-            box.seat.student: Desk(
-                box.seat.student,
-                names.get(box.seat.student, ""),
-                box.seat.password,
-                (box_host, box.seat.ssh_port),
+            seat.student: Desk(
+                seat.student,
+                names.get(seat.student, ""),
+                seat.password,
+                self.boxes[seat.student].address(),
             )
-            for box in boxes
+            for seat in cls.seats
         }
-        self._backends = backends or hosted_backends(info)
+        self.seats = {seat.student: seat for seat in cls.seats}
 
     @property
     def name(self) -> str:
-        return self.info.name
+        return self.cls.name
+
+    @property
+    def server(self) -> str | None:
+        return self.cls.hosted.server
 
     def teacher_secret(self) -> str:
         return teacher_secret_of(self.folder)
@@ -75,25 +84,19 @@ class Room:
         )
 
     def grade(self, student: str, timeout: float) -> None:
-        """Grade one student's lab (grade mode) and write its result file, as `class check`
+        """Grade one student's lab (grade mode) and keep its result file, as `class check`
         does; blocking (the server runs it in a thread)."""
-        grade_class(
-            self.folder,
-            self.info.lab.name,
-            self.scenario,
-            [student],
-            self._backends,
-            jobs=1,
-            timeout=timeout,
-            echo=lambda _line: None,
+        record = grade_seat(
+            self.cls, self.seats[student], self.boxes[student], timeout, self.scenario
         )
+        write_result(self.folder, record)
 
     def report(self) -> ClassReport:
         """The class report from the latest result of each student (as `class report`)."""
-        ids = [student.id for student in self.info.students]
-        entries, problems = collect_entries(self.folder, ids, {}, self.info.lab.name)
-        roster = [(student.id, student.name) for student in self.info.students]
-        return build_report(self.name, self.info.lab.name, self.scenario, roster, entries, problems)
+        ids = [seat.student for seat in self.cls.seats]
+        entries, problems = collect_entries(self.folder, ids, {}, self.identity)
+        roster = [(student.id, student.name) for student in self.cls.students]
+        return build_report(self.name, self.cls.lab.name, self.scenario, roster, entries, problems)
 
     def goals_of(self, report: ClassReport, student: str, language: str) -> list[GoalLine]:
         """A student's row of the report as goal lines with the hints in their language."""
@@ -109,28 +112,22 @@ class Room:
                     mark=cell.mark,
                     state=cell.state,
                     hint=hint if cell.state == "todo" else "",
-                    reason=row.error if cell.state == "unknown" else "",
+                    reason=(row.error or cell.note) if cell.state == "unknown" else "",
                 )
             )
         return lines
 
 
-def open_room(folder: Path, box_host: str) -> Room:
-    info = open_class(folder)
-    if info.delivery != "hosted":
-        raise UsageError(
-            f"{folder}: a byod class; `class serve` needs hosted lab boxes (delivery: hosted)"
-        )
-    return Room(info, box_host)
+def open_room(folder: Path) -> Room:
+    return Room(open_class(folder))
 
 
 def teacher_secret_of(folder: Path) -> str:
     """The secret `class create` wrote to secrets/teacher, derived again from the seed so
     that a class folder made before there was a teacher login works too."""
-    try:
-        seed = (folder / SEED_FILE).read_text(encoding="ascii").strip()
-        return teacher_secret(seed)
-    except (OSError, ValueError):
+    seed = read_seed(folder / SEED_FILE)
+    if seed is None:
         raise UsageError(
             f"{folder / SEED_FILE}: missing or not a seed; run `labgen class create --force`"
-        ) from None
+        )
+    return teacher_secret(seed)

@@ -23,7 +23,6 @@ class ServeOptions:
     names: tuple[str, ...] = ()
     behind_proxy: bool = False
     insecure_http: bool = False
-    box_host: str = "127.0.0.1"
     grace: int = 900
     regrade: int = 300
     jobs: int = 4
@@ -81,7 +80,7 @@ def run(class_dir: Path, options: ServeOptions) -> None:
     from labgen.workspace.server import Settings, Workspace, make_app
     from labgen.workspace.tls import fingerprint, self_signed, server_context
 
-    room = open_room(class_dir, options.box_host)
+    room = open_room(class_dir)
     context: ssl.SSLContext | None = None
     scheme = "http"
     note = "plain HTTP, for the proxy in front" if options.behind_proxy else "plain HTTP"
@@ -89,10 +88,8 @@ def run(class_dir: Path, options: ServeOptions) -> None:
         if options.cert is not None and options.key is not None:
             cert, key = options.cert, options.key
         else:
-            server = room.info.classroom.hosted.server
-            cert, key = self_signed(
-                class_dir, list(options.names) or default_names(server, options.host)
-            )
+            names = list(options.names) or default_names(room.server, options.host)
+            cert, key = self_signed(class_dir, names)
         context = server_context(cert, key)
         scheme = "https"
         note = f"certificate {cert}, SHA-256 {fingerprint(cert)}"
