@@ -19,6 +19,9 @@ BACKENDS = ("all", "vagrant", "compose")
 # Command groups imported only when they are asked for (or listed by --help), so that
 # `labgen create` does not pay for them at start-up.
 LAZY_COMMANDS = {"class": "labgen.classroom.commands:class_group"}
+# Subcommands that live above the group's own layer: `class serve` is the workspace's, and
+# the class layer must not import it.
+LAZY_SUBCOMMANDS = {"class": ("labgen.workspace.commands:serve",)}
 # How a shell reports a process killed by SIGPIPE (128 + 13), as `yes | head -1` does.
 EXIT_BROKEN_PIPE = 141
 
@@ -32,9 +35,10 @@ class LabgenGroup(click.Group):
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in LAZY_COMMANDS:
-            module, _, name = LAZY_COMMANDS[cmd_name].partition(":")
-            command = getattr(importlib.import_module(module), name)
-            assert isinstance(command, click.Command)
+            command = _load(LAZY_COMMANDS[cmd_name])
+            assert isinstance(command, click.Group)
+            for where in LAZY_SUBCOMMANDS.get(cmd_name, ()):
+                command.add_command(_load(where))
             return command
         return super().get_command(ctx, cmd_name)
 
@@ -69,6 +73,14 @@ class LabgenGroup(click.Group):
         except OSError as error:
             click.echo(f"labgen: error: {os_error_line(error)}", err=True)
             raise click.exceptions.Exit(1) from None
+
+
+def _load(where: str) -> click.Command:
+    """The click command at `module:name`, imported now."""
+    module, _, name = where.partition(":")
+    command = getattr(importlib.import_module(module), name)
+    assert isinstance(command, click.Command)
+    return command
 
 
 def _quiet_stdout() -> None:

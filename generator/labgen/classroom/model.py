@@ -128,6 +128,12 @@ def student_password(seed: str, student: str) -> str:
     return base64.b32encode(digest).decode()[:16].lower()
 
 
+def teacher_secret(seed: str) -> str:
+    """The teacher's login to `labgen class serve`: derived from the seed like the
+    passwords, so re-creating keeps it and the server needs no second secret file."""
+    return hmac.new(bytes.fromhex(seed), b"teacher", hashlib.sha256).hexdigest()[:32]
+
+
 def read_seed(path: Path) -> str | None:
     """A class folder's seed, or None when there is none (or it is not one)."""
     try:
