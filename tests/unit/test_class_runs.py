@@ -197,6 +197,9 @@ def test_down_removes_the_boxes_of_students_off_the_roster_too(
     folder = create(tmp_path, ["alice", "bob"])
     assert labgen("class", "up", str(folder)).exit_code == 0
     folder = create(tmp_path, ["alice"], "--force")
+    result = labgen("class", "status", str(folder))
+    assert result.exit_code == 1
+    assert "bob      FAILED: not on the roster any more, but its box is running" in result.output
     result = labgen("class", "down", str(folder))
     assert result.exit_code == 0, result.output
     assert server.boxes == {}
