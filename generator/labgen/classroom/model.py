@@ -136,6 +136,8 @@ def teacher_secret(seed: str) -> str:
 
 def read_seed(path: Path) -> str | None:
     """A class folder's seed, or None when there is none (or it is not one)."""
+    if not path.is_file():  # nor a FIFO, whose read would wait forever
+        return None
     try:
         with path.open("rb") as handle:
             seed = handle.read(256).decode("ascii").strip()
@@ -166,6 +168,12 @@ def assign_seats(
 
 def read_seats(path: Path) -> dict[str, int]:
     """`secrets/seats.csv` (id,ssh_port) as {student: port}; {} when there is none."""
+    if not path.exists():
+        return {}
+    if not path.is_file():  # a FIFO's read would wait forever
+        raise UsageError(
+            f"{path}: not a regular file; remove it and run `labgen class create --force`"
+        )
     try:
         with path.open("rb") as handle:
             data = handle.read(MAX_SEATS_BYTES + 1)
