@@ -155,8 +155,13 @@ class DyingLab(StudentLab):
 
     def exec(self, host: str, command: str, timeout: float):  # type: ignore[override]
         if self.dead:
+            # As a real box says it (backends set `error` when the way in failed).
             return check_runner.ExecResult(  # type: ignore[attr-defined]
-                1, "", "Error response from daemon: container is not running", 0.01
+                1,
+                "",
+                "Error response from daemon: container is not running",
+                0.01,
+                error="the node is not running",
             )
         if command in {goal.run for goal in SCENARIO.goals}:
             self.dead = True
