@@ -6,7 +6,7 @@ LABS   := $(patsubst %/lab.yaml,%,$(wildcard labs/*/lab.yaml))
 # labgen's own shell: the sandbox (and its runc wrapper), the scripts, CI.
 SHELL_FILES := $(shell find sandbox scripts -name '*.sh') sandbox/labgen-runc .ci/run
 
-.PHONY: test unit e2e vm lint demo matrix labs golden bench bench-class bench-lab bench-vm clean
+.PHONY: test unit e2e vm lint demo matrix labs golden web bench bench-class bench-lab bench-vm bench-serve clean
 
 $(BIN)/labgen: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,12 @@ labs: $(BIN)/labgen
 golden: $(BIN)/labgen
 	$(BIN)/pytest -q tests/unit/test_golden.py tests/unit/test_class_golden.py --update-golden
 
+## web: refresh the workspace's terminal emulator (committed under generator/labgen/workspace/static/vendor)
+## from the npm registry, exactly as web/package-lock.json pins it; needs node and npm (Debian: apt-get install npm)
+web:
+	cd web && npm ci --ignore-scripts --no-audit --no-fund
+	$(PYTHON) scripts/web_assets.py
+
 bench: $(BIN)/labgen
 	$(BIN)/python bench/bench_create.py
 
@@ -60,6 +66,10 @@ bench-class: $(BIN)/labgen
 ## bench-lab: up/check/down times on the sandboxed engine (root)
 bench-lab: $(BIN)/labgen
 	$(BIN)/python bench/bench_lab.py
+
+## bench-serve: `labgen class serve` with 30 terminals (stand-in sshds): keystroke round trip, RSS, idle CPU, login page
+bench-serve: $(BIN)/labgen
+	$(BIN)/python bench/bench_serve.py terminals --students 30
 
 ## bench-vm: the two-VM lab's up/check/re-provision/down times (root, libvirt)
 bench-vm: $(BIN)/labgen

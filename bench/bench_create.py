@@ -11,8 +11,10 @@ Medians over N runs (default 15), interleaved, after one warm-up run each, of:
                     (a template made on the fly holding the same 12 files, two variables)
   (d) class:        labgen class create CLASS --out TMP --force   (30 students, hosted)
 
-Targets: b/a <= 2.0 (labgen costs at most its imports again), b/c <= 0.75 (faster
-than the generic tool), d <= 2 s. Prints PASS/MISS per target; always exits 0: it is a report.
+Targets: b/a <= 1.5 (labgen's own work costs at most half its imports again; judged on
+the median of the per-round ratios, each round running a and b back to back, which a busy
+machine disturbs less than a ratio of medians), b/c <= 0.75 (faster than the generic
+tool), d <= 2 s. Prints PASS/MISS per target; always exits 0: it is a report.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
-TARGET_FLOOR = 2.0
+TARGET_FLOOR = 1.5
 TARGET_COOKIECUTTER = 0.75
 TARGET_CLASS_S = 2.0
 CLASS_SPEC = """name: bench
@@ -93,7 +95,11 @@ def main() -> None:
         config.write_text(
             f"cookiecutters_dir: {root / 'cc-cache'}\nreplay_dir: {root / 'cc-replay'}\n"
         )
+        # As on a user's machine, where installing compiles the .pyc files: a shell that
+        # sets PYTHONDONTWRITEBYTECODE would make labgen (an editable install here)
+        # compile every module on every run, while its dependencies have theirs.
         env = {**os.environ, "COOKIECUTTER_CONFIG": str(config)}
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         template = cookiecutter_template(root)
         (root / "class.yaml").write_text(CLASS_SPEC)
         commands = {
@@ -131,8 +137,12 @@ def main() -> None:
     for name, value in median.items():
         spread = f"min {min(samples[name]) * 1000:.0f} / max {max(samples[name]) * 1000:.0f}"
         print(f"  {name:13} {value * 1000:7.1f} ms   ({spread} ms)")
+    paired = statistics.median(
+        b / a for a, b in zip(samples["floor"], samples["labgen"], strict=True)
+    )
+    print(f"  {'labgen / floor':22} {median['labgen'] / median['floor']:5.2f}x  (ratio of medians)")
     ratios = [
-        ("labgen / floor", median["labgen"] / median["floor"], TARGET_FLOOR),
+        ("labgen / floor, paired", paired, TARGET_FLOOR),
         ("labgen / cookiecutter", median["labgen"] / median["cookiecutter"], TARGET_COOKIECUTTER),
     ]
     for label, ratio, target in ratios:

@@ -16,8 +16,12 @@ HUB=127.0.0.1:5555
 # the hub's storage, as engine.sh lays it out for this instance
 HUB_STORAGE=/var/lib/labgen-sandbox/hub
 [ "${LABGEN_SANDBOX:-sbx}" = sbx ] || HUB_STORAGE=/var/lib/labgen-$LABGEN_SANDBOX-sandbox/hub
-CACHE=/var/cache/labgen
+# shared by every instance; LABGEN_CACHE_DIR moves it (a trial run away from the real one)
+CACHE=${LABGEN_CACHE_DIR:-/var/cache/labgen}
 IMG_CACHE=$CACHE/images
+# Instances (LABGEN_SANDBOX) share CACHE: whoever writes to it holds this lock. Not
+# build.lock, which callers may hold around the whole script: it would wait for itself.
+CACHE_LOCK=$CACHE/images.lock
 # the node images' Debian suites: bookworm = spec os debian-12, trixie = debian-13
 NODE_SUITES="bookworm trixie"
 # The hosted class's box runs on bookworm whatever its nodes run: the lab's claims are
@@ -44,12 +48,6 @@ FORCE=0
 
 log() { printf '[images] %s\n' "$*" >&2; }
 die() { printf '[images] ERROR: %s\n' "$*" >&2; exit 1; }
-
-if [ -z "${DOCKER_HOST:-}" ]; then
-    eval "$("$HERE/engine.sh" env)"
-fi
-export DOCKER_HOST
-export DOCKER_BUILDKIT=0
 
 # have_image IMAGE [STAND_IN_VERSION]: present (and built from this version of its
 # recipe: the LABEL labgen.stand-in), so a changed recipe rebuilds an older image.
@@ -81,6 +79,16 @@ timed() {
     log "TIMING $name: $((SECONDS - t0))s"
 }
 
+# cache_lock / cache_unlock: around a check-then-write of CACHE, so two instances
+# building at once neither write the same file nor both make it. Dying releases it.
+CACHE_FD=""
+cache_lock() {
+    mkdir -p "$CACHE"
+    exec {CACHE_FD}>>"$CACHE_LOCK"
+    flock "$CACHE_FD"
+}
+cache_unlock() { exec {CACHE_FD}>&-; }
+
 WORK=""
 cleanup() {
     local m
@@ -92,9 +100,6 @@ cleanup() {
         rm -rf "$WORK"
     fi
 }
-trap cleanup EXIT
-WORK=$(mktemp -d /tmp/labgen-images.XXXXXX)
-
 fix_mtimes() { find "$1" -exec touch -h -d "@$EPOCH" {} +; }
 
 # busybox-static, checked: the stand-ins' /bin/sh (the real images are Alpine or
@@ -324,11 +329,13 @@ build_node() {
     if have_image "labgen/node:$suite" "$key"; then log "labgen/node:$suite present"; return 0; fi
     tarball=$(node_rootfs_tarball "$suite")
     if [ "$FORCE" -eq 1 ] || ! docker image inspect "labgen/node-base:$suite" >/dev/null 2>&1; then
+        cache_lock
         if [ ! -s "$tarball" ]; then
             timed "node rootfs $suite (debootstrap + chroot apt)" make_node_rootfs "$suite" "$tarball"
         else
             log "using cached $tarball"
         fi
+        cache_unlock
         timed "docker import node-base:$suite" docker import \
             -c 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
             -c 'CMD ["/bin/bash"]' \
@@ -386,7 +393,9 @@ build_labbox() {
     docker image inspect "labgen/node:$suite" >/dev/null 2>&1 || die "labgen/node:$suite missing: run '$0 build $suite' first"
     tarball=$(labbox_rootfs_tarball)
     if [ "$FORCE" -eq 1 ] || ! docker image inspect labgen/labbox-base:$LABBOX_SUITE >/dev/null 2>&1; then
+        cache_lock
         [ -s "$tarball" ] || timed "labbox rootfs (chroot apt)" make_labbox_rootfs "$tarball"
+        cache_unlock
         timed "docker import labbox-base" docker import \
             -c 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
             "$tarball" labgen/labbox-base:$LABBOX_SUITE >/dev/null
@@ -431,19 +440,45 @@ seed_labbox() {
 }
 
 # ---------------------------------------------------------------- hub + tarballs
-publish() {
-    local img=$1 name=$2 file=$3 id stamp
+# stand_in IMAGE FILE BUILD: IMAGE in this engine, saved as IMG_CACHE/FILE. Every
+# instance runs the same image: the first to meet a recipe builds and saves it, the
+# others load the tarball. (Each engine's build has its own image ID; rewriting the
+# tarball would change what the hubs serve and the key of every instance's lab box.)
+# The stamp holds the recipe's key (the build function's text) and the saved image ID.
+stand_in() {
+    local img=$1 file=$2 build=$3 key stamp=$IMG_CACHE/.$1.id id
+    key=$(declare -f "$build" | sha256sum | cut -c1-16)
+    cache_lock
     mkdir -p "$IMG_CACHE"
-    id=$(docker image inspect -f '{{.Id}}' "$img")
-    stamp=$IMG_CACHE/.$name.id
-    if [ "$FORCE" -eq 1 ] || [ ! -s "$IMG_CACHE/$file" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$id" ]; then
+    if [ "$FORCE" -eq 0 ] && [ -s "$IMG_CACHE/$file" ] && [ "$(cut -d' ' -f1 "$stamp" 2>/dev/null)" = "$key" ]; then
+        id=$(cut -d' ' -f2 "$stamp")
+        if [ "$(docker image inspect -f '{{.Id}}' "$img" 2>/dev/null)" = "$id" ]; then
+            log "$img present"
+        else
+            docker load -q -i "$IMG_CACHE/$file" >/dev/null
+            log "loaded $img from $IMG_CACHE/$file"
+        fi
+    else
+        # a recipe the cache has not seen: this engine's image may predate it
+        forced "$build"
+        id=$(docker image inspect -f '{{.Id}}' "$img")
         docker save -o "$IMG_CACHE/$file.tmp" "$img"
         mv -f "$IMG_CACHE/$file.tmp" "$IMG_CACHE/$file"
-        echo "$id" >"$stamp"
+        echo "$key $id" >"$stamp.tmp"
+        mv -f "$stamp.tmp" "$stamp"
         log "saved $IMG_CACHE/$file"
     fi
-    # push to the local hub unless it already holds this image
-    local want have
+    cache_unlock
+}
+
+forced() {
+    local FORCE=1
+    "$@"
+}
+
+# publish IMAGE FILE: the cached tarball in this instance's hub, unless it holds it already
+publish() {
+    local name=$1 file=$2 want have
     want=$(skopeo inspect --raw "docker-archive:$IMG_CACHE/$file" 2>/dev/null | jq -r '.config.digest' || true)
     have=$(ip netns exec "$NS" skopeo inspect --raw --tls-verify=false "docker://$HUB/library/$name" 2>/dev/null | jq -r '.config.digest' || true)
     if [ "$FORCE" -eq 0 ] && [ -n "$want" ] && [ "$want" = "$have" ]; then
@@ -457,9 +492,9 @@ publish() {
 
 push_all() {
     ip netns list | awk '{print $1}' | grep -qx "$NS" || die "netns $NS missing: run engine.sh up"
-    publish registry:2 registry:2 registry-2.tar
-    publish nginx:alpine nginx:alpine nginx-alpine.tar
-    publish httpd:2 httpd:2 httpd-2.tar
+    publish registry:2 registry-2.tar
+    publish nginx:alpine nginx-alpine.tar
+    publish httpd:2 httpd-2.tar
 }
 
 cmd_build() {
@@ -468,9 +503,9 @@ cmd_build() {
     local t0=$SECONDS suites=${*:-$NODE_SUITES} suite
     for suite in $suites; do node_pkgs "$suite" >/dev/null; done
     docker info >/dev/null 2>&1 || die "no engine at $DOCKER_HOST: run engine.sh up"
-    timed "registry:2" build_registry
-    timed "nginx:alpine" build_nginx
-    timed "httpd:2" build_httpd
+    timed "registry:2" stand_in registry:2 registry-2.tar build_registry
+    timed "nginx:alpine" stand_in nginx:alpine nginx-alpine.tar build_nginx
+    timed "httpd:2" stand_in httpd:2 httpd-2.tar build_httpd
     for suite in $suites; do timed "labgen/node:$suite" build_node "$suite"; done
     timed "hub push + tarballs" push_all
     log "TIMING total: $((SECONDS - t0))s"
@@ -485,8 +520,20 @@ cmd_labbox() {
     timed "labgen/labbox:$suite" build_labbox "$suite"
 }
 
-case "${1:-}" in
-    build) shift; cmd_build "$@" ;;
-    labbox) shift; cmd_labbox "$@" ;;
-    *) echo "usage: $0 build [--force] [SUITE...] | labbox [--force] [SUITE]" >&2; exit 2 ;;
-esac
+main() {
+    if [ -z "${DOCKER_HOST:-}" ]; then
+        eval "$("$HERE/engine.sh" env)"
+    fi
+    export DOCKER_HOST
+    export DOCKER_BUILDKIT=0
+    trap cleanup EXIT
+    WORK=$(mktemp -d /tmp/labgen-images.XXXXXX)
+    case "${1:-}" in
+        build) shift; cmd_build "$@" ;;
+        labbox) shift; cmd_labbox "$@" ;;
+        *) echo "usage: $0 build [--force] [SUITE...] | labbox [--force] [SUITE]" >&2; exit 2 ;;
+    esac
+}
+
+# sourced by the tests for its functions; run as a script otherwise
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then main "$@"; fi

@@ -6,19 +6,57 @@ Imports of heavier modules happen inside the commands that need them, so that
 
 from __future__ import annotations
 
+import importlib
+import os
+import sys
 from pathlib import Path
 
 import click
 
-from labgen.classroom.commands import class_group
 from labgen.errors import LabgenError, os_error_line, printable
 
 BACKENDS = ("all", "vagrant", "compose")
+# Command groups imported only when they are asked for (or listed by --help), so that
+# `labgen create` does not pay for them at start-up.
+LAZY_COMMANDS = {"class": "labgen.classroom.commands:class_group"}
+# Subcommands that live above the group's own layer: `class serve` is the workspace's, and
+# the class layer must not import it.
+LAZY_SUBCOMMANDS = {"class": ("labgen.workspace.commands:serve",)}
+# How a shell reports a process killed by SIGPIPE (128 + 13), as `yes | head -1` does.
+EXIT_BROKEN_PIPE = 141
 
 
 class LabgenGroup(click.Group):
     """Shows labgen's own errors as one line each (no traceback) with their exit code; a
     file-system error no command turned into one is the last wall: one line, exit 1."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *LAZY_COMMANDS])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in LAZY_COMMANDS:
+            command = _load(LAZY_COMMANDS[cmd_name])
+            assert isinstance(command, click.Group)
+            for where in LAZY_SUBCOMMANDS.get(cmd_name, ()):
+                command.add_command(_load(where))
+            return command
+        return super().get_command(ctx, cmd_name)
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        # No path or value can hold a NUL byte (the OS refuses it deep inside a command).
+        for index, arg in enumerate(args):
+            if "\0" in arg:
+                option = arg.partition("=")[0] if arg.startswith("--") and "=" in arg else None
+                if option is None and index and args[index - 1].startswith("-"):
+                    option = args[index - 1]
+                where = f"{option}'s value" if option else f"argument {arg.split(chr(0))[0]!r}..."
+                click.echo(
+                    f"labgen: error: {where}: holds a NUL byte, which no path or value can; "
+                    "remove it",
+                    err=True,
+                )
+                raise click.exceptions.Exit(2)
+        return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context) -> object:
         try:
@@ -27,9 +65,31 @@ class LabgenGroup(click.Group):
             for line in str(error).splitlines():
                 click.echo(f"labgen: error: {printable(line)}", err=True)
             raise click.exceptions.Exit(error.exit_code) from None
+        except BrokenPipeError:
+            # The reader of stdout left (`labgen create --dry-run | head -1`): nothing
+            # went wrong in labgen. Exit quietly, as a process SIGPIPE ends would.
+            _quiet_stdout()
+            raise click.exceptions.Exit(EXIT_BROKEN_PIPE) from None
         except OSError as error:
             click.echo(f"labgen: error: {os_error_line(error)}", err=True)
             raise click.exceptions.Exit(1) from None
+
+
+def _load(where: str) -> click.Command:
+    """The click command at `module:name`, imported now."""
+    module, _, name = where.partition(":")
+    command = getattr(importlib.import_module(module), name)
+    assert isinstance(command, click.Command)
+    return command
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so that flushing it at exit raises nothing more."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # no real file (a test runner's stdout)
+        pass
 
 
 @click.group(cls=LabgenGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -315,9 +375,6 @@ def matrix(
     names = [name.strip() for name in only.split(",") if name.strip()] if only else []
     if not make_matrix(names, out, mirror, runtime, timeout):
         raise click.exceptions.Exit(1)
-
-
-cli.add_command(class_group)
 
 
 def main() -> None:

@@ -8,7 +8,7 @@ from typing import cast
 import click
 
 from labgen.render.plan import BackendChoice, PlannedFile, plan_lab
-from labgen.render.write import STATE_DIRS, compare, with_manifest, write_lab
+from labgen.render.write import STATE_DIRS, compare, target_folder, with_manifest, write_lab
 from labgen.spec.parse import kept_password, load_spec, with_password
 
 
@@ -25,6 +25,7 @@ def create_lab(
     for warning in warnings:
         click.echo(f"labgen: warning: {warning}", err=True)
     out = out or Path("labs") / spec.name
+    target_folder(out)  # a folder that cannot be one is refused before anything is read
     spec = with_password(spec, kept_password(out))
     files = plan_lab(spec, cast(BackendChoice, backend))
     summary = write_folder(files, out, force=force, dry_run=dry_run)

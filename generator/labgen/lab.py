@@ -8,11 +8,13 @@ from pathlib import Path
 
 import msgspec
 
+from labgen.atomic import NotAFile, TooLarge, read_bounded, shown_path
 from labgen.errors import LabgenError, UsageError
 from labgen.spec.model import LabSpec
 from labgen.spec.parse import load_spec
 
 STATE_DIR = ".labgen"
+MAX_STATE_BYTES = 1 << 16  # a few lines of JSON
 
 
 @dataclass
@@ -35,13 +37,15 @@ class Lab:
 
     def read_state(self) -> LabState | None:
         try:
-            return msgspec.json.decode(self.state_file.read_bytes(), type=LabState)
+            data = read_bounded(self.state_file, MAX_STATE_BYTES)
+            return msgspec.json.decode(data, type=LabState)
         except FileNotFoundError:
             return None
-        except (msgspec.DecodeError, UnicodeDecodeError) as error:
+        except (msgspec.DecodeError, UnicodeDecodeError, NotAFile, TooLarge) as error:
+            why = error.strerror if isinstance(error, OSError) else str(error)
             raise LabgenError(
-                f"{self.state_file}: not a state file labgen can read ({error}); delete it "
-                "(it only records the backend `labgen up` used) and give --backend"
+                f"{shown_path(self.state_file)}: not a state file labgen can read ({why}); "
+                "delete it (it only records the backend `labgen up` used) and give --backend"
             ) from None
 
     def write_state(self, state: LabState) -> None:

@@ -111,10 +111,11 @@ def provision_lab(
     progress = Progress()
     for host in hosts or known:
         result, sent = chosen.reprovision(host, timeout)
-        if result.exit_code != 0:
+        if result.exit_code != 0 or result.error:
             tail = "\n".join(f"    | {line}" for line in result.output.splitlines()[-10:])
+            why = f"could not be run to its end: {result.error}" if result.error else "failed"
             raise LabgenError(
-                f"{host}: provisioning failed (exit {result.exit_code}):\n{tail}\n"
+                f"{host}: provisioning {why} (exit {result.exit_code}):\n{tail}\n"
                 f"fix the cause, then run `labgen provision` again"
             )
         how = "script sent" if sent else "script unchanged, not sent"

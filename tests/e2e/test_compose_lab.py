@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from e2e_support import MIRROR, RUNTIME, SOLVE_STATUSES, labgen, solve_statuses
 
+from labgen.backends.base import run_process
 from labgen.backends.compose import ComposeBackend
 from labgen.check import runner
 from labgen.check.results import CheckResult
@@ -87,6 +88,7 @@ SOLVE_LABS = {
 PODMAN_STATUSES = {
     ("pull-lan-before-config", "podclient"): "expected-failure",
     ("pull-lan-daemon-json", "podclient"): "deviation",
+    ("registries-conf-scheme", "podclient"): "deviation",
 }
 
 
@@ -127,6 +129,13 @@ def test_solve_replays_every_step_then_grade_passes(make_lab, lab: str) -> None:
         # The post's daemon.json edit, as a student adapting it writes it: podman ignores it.
         ignored = status[("pull-lan-daemon-json", "podclient")]
         assert "http: server gave HTTP response to HTTPS client" in ignored["excerpt"]
+        # The post's entry with its scheme, as a location: podman refuses the whole file.
+        scheme = status[("registries-conf-scheme", "podclient")]["excerpt"]
+        assert (
+            'Error: getting registries: loading registries configuration "/etc/containers/'
+            "registries.conf\": invalid location 'http://192.168.56.101:5000': URI schemes are "
+            "not supported"
+        ) in scheme
         assert status[("pull-lan-final", "podclient")]["status"] == "pass"
     junit = (live.folder / "j.xml").read_text()
     assert 'failures="0"' in junit and "pull-lan-final [client]" in junit
@@ -271,6 +280,21 @@ def test_registries_conf_merge_keeps_the_rest_and_never_loses_a_file(make_lab) -
         "600",
     ]
     assert live.sh("podclient", add).strip() == "unchanged"
+    # remove-insecure drops only that table's insecure line (part 2 from part 1).
+    remove = add.replace("add-insecure", "remove-insecure")
+    assert live.sh("podclient", remove).strip() == "changed"
+    assert live.sh("podclient", "cat /tmp/r.conf").splitlines() == [
+        "# mine",
+        "[[registry]]",
+        'location = "192.168.56.101:5000"',
+        "[[registry.mirror]]",
+        'location = "m:1"',
+        "",
+        "[[registry]]",
+        'location = "other:1"',
+        "insecure = false",
+    ]
+    assert live.sh("podclient", remove).strip() == "unchanged"
     # A file podman cannot parse stops the tool, with podman's reason, byte-identical.
     live.sh(
         "podclient",
@@ -281,9 +305,36 @@ def test_registries_conf_merge_keeps_the_rest_and_never_loses_a_file(make_lab) -
     assert "podman cannot read /tmp/r.conf (" in broken.stderr
     assert "(/tmp/r.conf was left untouched)" in broken.stderr
     live.sh("podclient", "cmp /tmp/r.conf /tmp/r.orig && ! ls /tmp/r.conf.* 2>/dev/null")
+    # The post's form, with a scheme: the tool says why podman would refuse it.
+    schemed = live.backend.exec("podclient", add.replace(" 192.", " http://192."), 120)
+    assert schemed.exit_code == 1
+    assert "'http://192.168.56.101:5000' has a scheme, and podman refuses" in schemed.stderr
+
+    # A student who wrote that location by hand: podman reads no configuration at all, and
+    # grading passes on podman's reason instead of asking for a table they already have.
+    live.sh(
+        "podclient",
+        "printf '[[registry]]\\nlocation = \"http://192.168.56.101:5000\"\\ninsecure = true\\n' "
+        "| sudo tee -a /etc/containers/registries.conf >/dev/null",
+    )
+    info = live.backend.exec("podclient", "podman info", 120)
+    assert info.exit_code != 0 and "URI schemes are not supported" in info.output
+    code, out, err = live.labgen("check", "--mode", "grade", "--json")
+    assert code == 1, err + out
+    goal = next(
+        r
+        for r in json.loads(out)["results"]
+        if (r["id"], r["host"]) == ("registries-conf-insecure", "podclient")
+    )
+    assert goal["status"] == "fail"
+    assert (
+        "podman cannot read its configuration: getting registries: loading registries "
+        'configuration "/etc/containers/registries.conf": invalid location '
+        "'http://192.168.56.101:5000': URI schemes are not supported"
+    ) in goal["excerpt"]
 
 
-def test_dead_registry_fails_its_step_within_the_timeout(make_lab) -> None:
+def test_dead_registry_leaves_its_step_unknown_within_the_timeout(make_lab) -> None:
     live = make_lab()
     timeout = 10.0
     scenario = load_scenario(live.lab.spec)
@@ -298,11 +349,34 @@ def test_dead_registry_fails_its_step_within_the_timeout(make_lab) -> None:
     report = runner.solve(live.backend, scenario, "e2e", timeout, freeze_registry, results.append)
     elapsed = time.monotonic() - started
     final = next(r for r in report.results if r.id == "pull-lan-final")
-    assert final.status == "fail"
-    assert "no answer within" in final.detail
+    # A timeout says nothing about the lab: the step could not be checked, not failed.
+    assert final.status == "unknown"
+    assert final.detail.startswith("could not be checked: no answer within 10 s; ")
     assert final.duration < timeout + 5
     assert not report.ok
     assert elapsed < 120
+
+
+def test_a_stopped_node_is_unknown_never_failed(make_lab) -> None:
+    """`docker compose exec` cannot enter a stopped node: each of its goals is UNKNOWN,
+    with compose's own reason, and the other host is graded as it is."""
+    live = make_lab()
+    done = run_process(live.backend._compose("stop", "client"), 120)
+    assert done.exit_code == 0, done.output
+    code, out, err = live.labgen("check", "--mode", "grade", "--json")
+    assert code == 1, err + out
+    report = json.loads(out)
+    client = [r for r in report["results"] if r["host"] == "client"]
+    registry = [r for r in report["results"] if r["host"] == "registry"]
+    assert client and {r["status"] for r in client} == {"unknown"}
+    for result in client:
+        assert result["detail"].startswith(
+            "could not be checked: docker compose exec could not run the command on client "
+        ), result["detail"]
+        assert "is not running" in result["detail"], result["detail"]
+    assert registry and "unknown" not in {r["status"] for r in registry}
+    code, out, _ = live.labgen("check", "--mode", "grade")
+    assert "UNKNOWN (not checked)" in out and "could not be checked" in out.splitlines()[-1]
 
 
 def test_run_takes_the_lab_down_when_a_step_fails(engine: dict[str, str], tmp_path: Path) -> None:

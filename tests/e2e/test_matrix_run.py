@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from e2e_support import MIRROR, RUNTIME, SECURE_SOLVE_STATUSES, labgen
 
-from labgen.matrix import markdown
+from labgen.matrix import inputs, markdown
 from labgen.matrix.model import disagreements, from_json
 
 pytestmark = pytest.mark.e2e
@@ -39,7 +39,12 @@ def test_matrix_of_one_combination(engine: dict[str, str], tmp_path: Path) -> No
     assert done.returncode == 0, done.stderr + done.stdout
     assert done.stdout.strip() == f"wrote {out} and {out.with_suffix('.json')}"
     data = json.loads(out.with_suffix(".json").read_text())
-    assert set(data) == {"format", "labgen", "date", "runs"}
+    assert set(data) == {"format", "labgen", "date", "inputs", "commit", "runs"}
+    # made from this checkout's inputs, named by their digest and the commit
+    assert data["inputs"] == inputs.inputs_digest(inputs.checkout_root())
+    assert data["commit"].startswith(
+        subprocess.check_output(["git", "rev-parse", "HEAD"], text=True).strip()
+    )
     [run] = data["runs"]
     assert run["name"] == COMBO and run["error"] == ""
     assert set(run["seconds"]) == {"up", "check", "down"}

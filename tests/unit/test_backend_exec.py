@@ -24,6 +24,9 @@ def test_a_command_that_ran_keeps_its_exit_code_and_output() -> None:
     assert (done.exit_code, done.stdout, done.stderr, done.error) == (3, "out\n", "err\n", "")
     assert in_sh("false").exit_code == 1 and in_sh("false").error == ""
     assert in_sh("exit 255").error == ""  # a command's 255 is not ssh's
+    # Output without a final newline, and lines that look like the markers, stay as they are.
+    done = in_sh("echo @labgen-start >&2; printf 'no newline' >&2")
+    assert (done.stderr, done.error) == ("@labgen-start\nno newline", "")
 
 
 def test_a_command_reading_stdin_cannot_swallow_the_script() -> None:

@@ -14,7 +14,7 @@ from click.testing import CliRunner, Result
 from jsonschema import Draft202012Validator
 
 from labgen.classroom.create import plan_class
-from labgen.classroom.model import assign_seats, student_password
+from labgen.classroom.model import assign_seats, student_password, teacher_secret
 from labgen.classroom.spec import ClassFile, load_class, parse_class
 from labgen.cli import cli
 from labgen.errors import SpecError
@@ -233,6 +233,8 @@ def test_class_folder_files(tmp_path: Path) -> None:
     for name in ("class.yaml", "roster.csv", "teacher/guide.en.md", "teacher/guide.en.html"):
         assert not files[name].private
     assert files["secrets/seed"].private and files["secrets/credentials.csv"].private
+    assert files["secrets/teacher"].private
+    assert files["secrets/teacher"].content == teacher_secret(SEED) + "\n"
     lab = {f"lab/{f.path.as_posix()}": f.content for f in plan_lab(classroom.lab)}
     assert {k: files[k].content for k in lab} == lab
 
@@ -241,6 +243,7 @@ def test_byod_class_has_no_access_or_credentials(tmp_path: Path) -> None:
     classroom = parse_class({"name": "ws", "students": 2}, tmp_path)[0]
     names = {f.path.as_posix() for f in plan_class(classroom, SEED)}
     assert not [n for n in names if n.endswith("access.txt") or n.endswith("credentials.csv")]
+    assert "secrets/teacher" not in names  # byod: nothing to serve
 
 
 def test_class_handouts_ask_what_the_lab_reveals(tmp_path: Path) -> None:
@@ -341,7 +344,8 @@ def test_class_create_writes_secrets_privately_and_never_prints_them(
     access = (folder / "students/alice/access.txt").read_text(encoding="utf-8")
     password = access.split("password: ")[1].strip()
     assert password not in result.output
-    for secret in ("students/alice/access.txt", "secrets/seed", "secrets/credentials.csv"):
+    secrets = ("students/alice/access.txt", "secrets/seed", "secrets/credentials.csv")
+    for secret in (*secrets, "secrets/teacher"):
         assert stat.S_IMODE((folder / secret).stat().st_mode) == 0o600, secret
     assert stat.S_IMODE((folder / "roster.csv").stat().st_mode) == 0o644
     # The folder's class.yaml is a class spec the class commands read back.

@@ -197,6 +197,9 @@ def test_down_removes_the_boxes_of_students_off_the_roster_too(
     folder = create(tmp_path, ["alice", "bob"])
     assert labgen("class", "up", str(folder)).exit_code == 0
     folder = create(tmp_path, ["alice"], "--force")
+    result = labgen("class", "status", str(folder))
+    assert result.exit_code == 1
+    assert "bob      FAILED: not on the roster any more, but its box is running" in result.output
     result = labgen("class", "down", str(folder))
     assert result.exit_code == 0, result.output
     assert server.boxes == {}
@@ -403,3 +406,40 @@ def test_the_teacher_guide_names_the_class_folder_given_with_out(tmp_path: Path)
     guide = (folder / "teacher" / "guide.en.md").read_text(encoding="utf-8")
     assert f"labgen class up {folder}" in guide
     assert "classes/ws" not in guide
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        ("id,ssh_port\nalice,22x\n", "not a seats file (invalid literal"),
+        (
+            "id,ssh_port\nalice,2200\nbob,2200\n",
+            "not a seats file (port 2200 is not valid or used twice)",
+        ),
+        ("who,port\nalice,2200\n", "not a seats file ('ssh_port')"),
+        (b"\xff\xfe", "not a seats file ('utf-8' codec"),
+        (None, "not a regular file; remove it"),
+    ],
+)
+def test_a_bad_seats_file_is_one_line_naming_it(
+    tmp_path: Path, content: str | bytes | None, says: str
+) -> None:
+    import os
+
+    folder = create(tmp_path, ["alice", "bob"])
+    seats_file = folder / "secrets" / "seats.csv"
+    seats_file.unlink()
+    if content is None:
+        os.mkfifo(seats_file)
+    elif isinstance(content, bytes):
+        seats_file.write_bytes(content)
+    else:
+        seats_file.write_text(content, encoding="utf-8")
+    for args in (
+        ("class", "status", str(folder)),
+        ("class", "create", str(tmp_path / "ws.yaml"), "--out", str(folder), "--force"),
+    ):
+        result = labgen(*args)
+        assert result.exit_code == 2, result.output
+        assert result.output.startswith(f"labgen: error: {seats_file}: {says}"), result.output
+        assert result.output.count("\n") == 1

@@ -1,8 +1,9 @@
 """Layers only look down: spec → steps → render → backends → check; the class layer and
-the matrix sit on top, and nothing below them may name them.
+the matrix sit on top, the browser workspace (`class serve`) on the class layer, and
+nothing below them may name them.
 
 The top-level modules have their places too:
-- errors, atomic: the floor; they import nothing of labgen.
+- errors: the floor; it imports nothing of labgen. atomic: only errors (its one-line messages).
 - lab: a rendered lab folder (its spec and state); backends may use it.
 - commands: `labgen create`'s work: spec and render, never a live lab.
 - live: the live-lab commands (up, check, status, down): backends and check, never render.
@@ -19,24 +20,75 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "generator" / "labgen"
-LAYERS = ("spec", "steps", "render", "backends", "check", "classroom", "matrix")
+LAYERS = ("spec", "steps", "render", "backends", "check", "classroom", "matrix", "workspace")
 MODULES = ("errors", "atomic", "lab", "commands", "live", "submit", "doctor", "cli")
 # What each package or top-level module must never import (labgen.X prefixes).
 FORBIDDEN: dict[str, tuple[str, ...]] = {
-    "spec": ("steps", "render", "backends", "check", "classroom", "matrix", "lab", "live"),
-    "steps": ("render", "backends", "check", "classroom", "matrix", "lab", "live"),
-    "render": ("backends", "check", "classroom", "matrix", "lab", "live"),
-    "backends": ("render", "check", "classroom", "matrix", "live", "commands", "submit"),
-    "check": ("render", "classroom", "matrix", "live", "commands", "submit"),
-    "classroom": ("matrix", "cli", "doctor"),
-    "matrix": ("classroom", "cli", "commands", "doctor"),
+    "spec": (
+        "steps",
+        "render",
+        "backends",
+        "check",
+        "classroom",
+        "matrix",
+        "lab",
+        "live",
+        "workspace",
+    ),
+    "steps": ("render", "backends", "check", "classroom", "matrix", "lab", "live", "workspace"),
+    "render": ("backends", "check", "classroom", "matrix", "lab", "live", "workspace"),
+    "backends": (
+        "render",
+        "check",
+        "classroom",
+        "matrix",
+        "live",
+        "commands",
+        "submit",
+        "workspace",
+    ),
+    "check": ("render", "classroom", "matrix", "live", "commands", "submit", "workspace"),
+    "classroom": ("matrix", "cli", "doctor", "workspace"),
+    "matrix": ("classroom", "cli", "commands", "doctor", "workspace"),
     "errors": LAYERS + MODULES,
-    "atomic": LAYERS + MODULES,
-    "lab": ("steps", "render", "backends", "check", "classroom", "matrix", "live", "cli"),
-    "commands": ("backends", "check", "classroom", "matrix", "live", "submit", "doctor", "cli"),
-    "live": ("render", "classroom", "matrix", "commands", "submit", "doctor", "cli"),
-    "submit": ("render", "classroom", "matrix", "commands", "doctor", "cli"),
-    "doctor": ("render", "check", "classroom", "matrix", "lab", "live", "commands", "cli"),
+    "atomic": tuple(name for name in LAYERS + MODULES if name != "errors"),
+    "lab": (
+        "steps",
+        "render",
+        "backends",
+        "check",
+        "classroom",
+        "matrix",
+        "live",
+        "cli",
+        "workspace",
+    ),
+    "commands": (
+        "backends",
+        "check",
+        "classroom",
+        "matrix",
+        "live",
+        "submit",
+        "doctor",
+        "cli",
+        "workspace",
+    ),
+    "live": ("render", "classroom", "matrix", "commands", "submit", "doctor", "cli", "workspace"),
+    "submit": ("render", "classroom", "matrix", "commands", "doctor", "cli", "workspace"),
+    "doctor": (
+        "render",
+        "check",
+        "classroom",
+        "matrix",
+        "lab",
+        "live",
+        "commands",
+        "cli",
+        "workspace",
+    ),
+    # The browser workspace: on the class layer, never the commands of others.
+    "workspace": ("matrix", "cli", "doctor", "commands"),
     "cli": (),
 }
 

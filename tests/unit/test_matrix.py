@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from helpers import REPO_ROOT
 from labgen.cli import cli
 from labgen.errors import LabgenError
-from labgen.matrix import markdown, model, run
+from labgen.matrix import inputs, markdown, model, run
 from labgen.matrix.model import Matrix, disagreements, from_json, missing_scenarios
 from labgen.steps.scenario import Scenario
 
@@ -31,6 +31,33 @@ def test_committed_matrix_agrees_with_the_scenario_data() -> None:
     assert missing_scenarios(matrix) == []
     # Every combination of the matrix ran, and nothing else.
     assert [r.name for r in matrix.runs] == [c.name for c in run.COMBOS]
+
+
+def test_committed_matrix_was_made_from_the_checkouts_inputs() -> None:
+    assert inputs.checkout_root() == REPO_ROOT
+    assert inputs.staleness(committed().inputs, REPO_ROOT) == []
+
+
+def test_an_edited_scenario_makes_the_matrix_stale_and_a_handout_edit_does_not(
+    tmp_path: Path,
+) -> None:
+    for name in inputs.input_files(REPO_ROOT):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes((REPO_ROOT / name).read_bytes())
+    made_from = inputs.inputs_digest(REPO_ROOT)
+    assert inputs.staleness(made_from, tmp_path) == []
+
+    handout = tmp_path / "templates" / "handout.en.md.j2"
+    handout.write_text("edited\n")
+    assert inputs.staleness(made_from, tmp_path) == []
+
+    scenario = tmp_path / "generator" / "labgen" / "scenarios" / "secure.yaml"
+    text = scenario.read_text(encoding="utf-8")
+    scenario.write_text(text.replace("retries: 15", "retries: 16", 1), encoding="utf-8")
+    problems = inputs.staleness(made_from, tmp_path)
+    assert len(problems) == 1
+    assert problems[0].startswith(f"the matrix was made from inputs {made_from[:12]}, ")
+    assert problems[0].endswith("run `sudo make matrix` again")
 
 
 def test_committed_doc_is_rendered_from_the_committed_json() -> None:
@@ -184,7 +211,7 @@ def test_cli_refuses_an_unknown_combination_and_a_non_markdown_out(tmp_path: Pat
     assert done.output.splitlines() == [
         "labgen: error: --only part9-debian99-docker: no such combination; use one of "
         "part1-debian12-docker, part1-debian13-docker, part1-debian13-podman, part2-debian12-docker, "
-        "part2-debian13-docker"
+        "part2-debian13-docker, part2-debian13-podman"
     ]
     done = runner.invoke(cli, ["matrix", "--out", str(tmp_path / "m.txt")])
     assert done.exit_code == 2

@@ -20,8 +20,9 @@ from labgen.spec.rules import VAGRANT_LOGIN_USER
 from labgen.steps.scenario import MASK
 
 PASSWORD = "Lab-pass.2026"
-# Each stand-in logs its call; sudo runs what it is given (`sudo -u USER -H bash -l -c CMD`:
-# CMD, in a plain bash, since a login bash would reset PATH and lose the stand-ins).
+# Each stand-in logs its call; sudo runs what it is given (`sudo -u USER -H bash -l -s`
+# with the step on stdin: logged as `sudo stdin: CMD`, then run in a plain bash, since a
+# login bash would reset PATH and lose the stand-ins).
 STUBS = {
     "dockerd": "exit 0",
     "docker": "exit 0",
@@ -30,7 +31,11 @@ STUBS = {
     "usermod": "exit 0",
     "id": "echo docker",
     "mkdir": "echo 'stub: stop here' >&2; exit 1",
-    "sudo": 'if [ "$1" = -u ]; then exec bash -c "$7"; fi; exec "$@"',
+    "sudo": (
+        'if [ "$1" = -u ]; then script=$(cat); '
+        'echo "sudo stdin: $(printf "%s\\n" "$script" | sed -n 2p)" >>"${0%/*}/../calls.log"; '
+        'printf "%s\\n" "$script" | bash -s; exit; fi; exec "$@"'
+    ),
 }
 
 
@@ -94,14 +99,17 @@ def test_steps_run_as_the_login_user_with_as(
     """On VMs (`--as vagrant`): every step and its done_if run as the user the checker runs
     them as, in a login shell with that user's home."""
     output, calls = provision_client("--as", VAGRANT_LOGIN_USER)
-    as_user = f"sudo -u {VAGRANT_LOGIN_USER} -H bash -l -c "
-    ran = [call.removeprefix(as_user) for call in calls if call.startswith(as_user)]
+    as_user = f"sudo -u {VAGRANT_LOGIN_USER} -H bash -l -s"
+    assert [call for call in calls if call.startswith("sudo -u")] == [as_user] * 5
+    ran = [call.removeprefix("sudo stdin: ") for call in calls if call.startswith("sudo stdin: ")]
     # trust-ca's done_if and command, login's, pull-lan-final's done_if (the stand-in
     # docker says the image is there): every one, and nothing else, went through sudo -u.
     assert [command.split()[0] for command in ran] == ["test", "curl", "jq", "echo", "docker"]
     assert "docker login" in ran[3] and "~/.docker/config.json" in ran[2]
     assert f"id {VAGRANT_LOGIN_USER}" in calls  # the user must exist
     assert PASSWORD not in output
+    # The password went to the login step on stdin, never in a command's arguments.
+    assert [c for c in calls if PASSWORD in c and not c.startswith("sudo stdin: ")] == []
 
 
 def test_as_names_a_missing_user_in_one_line(

@@ -95,3 +95,25 @@ def test_provision_names_an_unknown_host_in_one_line(tmp_path: Path) -> None:
     done = CliRunner().invoke(cli, ["provision", str(lab), "--host", "nope"])
     assert done.exit_code != 0
     assert "--host nope: not a host of lab" in done.output and "Traceback" not in done.output
+
+
+def test_provision_that_could_not_run_says_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ssh failing mid-way (exit 255, the script never ended) is not the script failing."""
+    from click.testing import CliRunner
+
+    from labgen.cli import cli
+
+    lab = tmp_path / "lab"
+    assert CliRunner().invoke(cli, ["create", "--out", str(lab)]).exit_code == 0
+    broken = ExecResult(
+        255, "", "", 3.0, error="ssh to registry ended before the command did (exit 255)"
+    )
+    monkeypatch.setattr(VagrantBackend, "reprovision", lambda self, host, timeout: (broken, True))
+    done = CliRunner().invoke(cli, ["provision", str(lab), "--host", "registry"])
+    assert done.exit_code == 1 and "Traceback" not in done.output
+    assert done.stderr.startswith(
+        "labgen: error: registry: provisioning could not be run to its end: ssh to registry "
+        "ended before the command did (exit 255) (exit 255):"
+    )

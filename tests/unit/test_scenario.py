@@ -130,6 +130,7 @@ def test_placeholder_values() -> None:
     assert placeholders(spec) == {
         "registry_image": "registry:2",
         "registry_ip": "192.168.56.101",
+        "registry_host": "registry",
         "registry_addr": "192.168.56.101:5050",
         "port": "5050",
         "push_image": "library/busybox:latest",

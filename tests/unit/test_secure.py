@@ -154,3 +154,37 @@ def test_reports_and_progress_never_show_the_password() -> None:
         assert PASSWORD not in text and STORED not in text
     data = json.loads(check_report.to_json(solved))
     assert any(MASK in r["excerpt"] for r in data["results"])
+
+
+PODMAN_HOSTS = [
+    {"name": "registry", "ip": "192.168.56.101", "role": "registry"},
+    {"name": "client", "ip": "192.168.56.102", "role": "client", "engine": "podman"},
+]
+
+
+def test_part_two_on_a_podman_client_runs_podmans_commands_and_paths() -> None:
+    spec, _ = parse_spec(secure(os="debian-13", hosts=PODMAN_HOSTS))
+    scenario = load_scenario(spec)
+    on_client = {s.id: s for s in scenario.steps if s.engine == "podman"}
+    assert {s.hosts[0].name for s in on_client.values()} == {"client"}
+    # Docker's own steps (certs.d, login, config.json) stay on the Docker host.
+    assert {s.id for s in scenario.steps if s.id in ("trust-ca", "login", "show-credentials")} == {
+        "trust-ca",
+        "login",
+    }
+    assert not {"trust-ca", "login", "show-credentials"} & set(on_client)
+    ca = "/etc/containers/certs.d/192.168.56.101:5000/ca.crt"
+    assert on_client["trust-ca-podman"].run.endswith(f"sudo install -D -m 0644 /tmp/ca.crt {ca}")
+    # The password goes on stdin, never in podman's argv.
+    podman_argv = on_client["login-podman"].run.split("podman login", 1)[1]
+    assert "--password-stdin" in podman_argv and PASSWORD not in podman_argv
+    pulls = [s.run for s in on_client.values() if s.id.startswith("pull-")]
+    assert pulls and all(run.startswith("podman pull ") for run in pulls)
+    assert on_client["pull-no-login"].post.error == "authentication required"
+    goals = {g.id for g in scenario.goals if g.engine == "podman"}
+    assert goals == {
+        "podman-trusts-ca",
+        "podman-no-insecure",
+        "client-logged-in",
+        "client-has-image",
+    }

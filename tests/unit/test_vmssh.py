@@ -51,7 +51,7 @@ class FakeMachines:
         if stdin is not None:
             self.stdins.append(stdin)
             if self.reaches:  # what the wrapped script writes around the command's output
-                marked = f"{START}\n{self.answer.stderr}{END} {self.answer.exit_code}\n"
+                marked = f"{START}\n{self.answer.stderr}\n{END} {self.answer.exit_code}\n"
                 return ExecResult(self.answer.exit_code, self.answer.stdout, marked, 0.01)
             return self.answer
         if argv[:2] == ["ssh", "-V"]:

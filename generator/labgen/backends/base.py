@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import subprocess
 import time
 from collections.abc import Callable, Sequence
@@ -126,38 +127,43 @@ def run_process(
 
 # A script sent on stdin is wrapped so that its end can be told from the way to the host
 # failing: the host's shell writes START before and END with the exit code after it (on
-# stderr, removed again by `unwrap`). The script runs in a subshell (its own `exit` ends
-# only that) with stdin from /dev/null, as `sh -c` would give it nothing to read: a
-# command in it that reads stdin must not swallow the rest of the script.
+# stderr, END on a line of its own even after output without a final newline; `unwrap`
+# removes both). The script runs in a subshell (its own `exit` ends only that) with stdin
+# from /dev/null, as `sh -c` would give it nothing to read: a command in it that reads
+# stdin must not swallow the rest of the script.
 START = "@labgen-start"
 END = "@labgen-end"
+_END_LINE = re.compile(rf"\n{END} [0-9]+\n")
 
 
 def wrap(script: str) -> str:
     """`script` as the text a host's shell reads on stdin (see START)."""
     return (
         f"printf '%s\\n' {START} >&2\n(\n{script}\n) </dev/null\n"
-        f'set -- $?\nprintf \'%s %s\\n\' {END} "$1" >&2\nexit "$1"\n'
+        f'set -- $?\nprintf \'\\n%s %s\\n\' {END} "$1" >&2\nexit "$1"\n'
     )
 
 
 def unwrap(result: ExecResult, host: str, way: str) -> ExecResult:
     """`result` of a wrapped script without the markers, with `error` saying why when the
     script did not run to its end on `host` (`way`: how labgen reaches it, for the text)."""
-    lines = result.stderr.splitlines(keepends=True)
-    started = any(line.rstrip("\n") == START for line in lines)
-    ended = [line for line in lines if line.startswith(END + " ")]
-    kept = "".join(
-        line for line in lines if line.rstrip("\n") != START and not line.startswith(END + " ")
-    )
+    stderr = result.stderr
+    before, marker, after = stderr.partition(START + "\n")
+    started = bool(marker) and (not before or before.endswith("\n"))
+    if started:  # what came before is the tool's own (a compose warning)
+        stderr = before + after
+    ends = list(_END_LINE.finditer(stderr))
+    if ends:
+        stderr = stderr[: ends[-1].start()] + stderr[ends[-1].end() :]
     error = result.error
-    if not error and not ended:
-        last = [line.strip() for line in kept.splitlines() if line.strip()][-1:] or ["no output"]
+    if not error and not ends:
+        last = [line.strip() for line in stderr.splitlines() if line.strip()][-1:] or ["no output"]
+        reason = f"exit {result.exit_code}: {last[0][:200]}"
         if started:
-            error = f"{way} to {host} ended before the command did (exit {result.exit_code}: {last[0][:200]})"
+            error = f"{way} to {host} ended before the command did ({reason})"
         else:
-            error = f"{way} could not run the command on {host} (exit {result.exit_code}: {last[0][:200]})"
-    return dataclasses.replace(result, stderr=kept, error=error)
+            error = f"{way} could not run the command on {host} ({reason})"
+    return dataclasses.replace(result, stderr=stderr, error=error)
 
 
 def _text(data: bytes | str | None) -> str:

@@ -166,6 +166,9 @@ class LabBox:
         self._wait_ready(progress)
 
     def _create(self) -> None:
+        # Refused rather than pointed at the box's hub behind the teacher's back: the nodes'
+        # daemon.json and the handout are made from the class spec at `class create`, and
+        # must both say where the nodes pull from.
         if not self.lab.spec.mirror and self._carries_hub():
             raise LabgenError(
                 f"{self.spec.student}: the box image {self.image} carries a hub for an offline "

@@ -11,6 +11,7 @@ the roster and the secrets. Pure: the same class and seed give the same files.
     secrets/seed                where the passwords come from (0600): kept by --force
     secrets/seats.csv           hosted: id,ssh_port, each student's port kept by --force (0600)
     secrets/credentials.csv     hosted: id,ssh_port,password (0600)
+    secrets/teacher             hosted: the teacher's login to `labgen class serve` (0600)
 """
 
 from __future__ import annotations
@@ -24,7 +25,14 @@ import yaml
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
-from labgen.classroom.model import SEATS_FILE, SEED_FILE, assign_seats, seats_csv, student_password
+from labgen.classroom.model import (
+    SEATS_FILE,
+    SEED_FILE,
+    assign_seats,
+    seats_csv,
+    student_password,
+    teacher_secret,
+)
 from labgen.classroom.sheet import csv_lines
 from labgen.classroom.spec import Classroom, Student, class_to_data
 from labgen.render.plan import (
@@ -105,6 +113,9 @@ def plan_class(
                 _credentials_csv(classroom, seed, ports),
                 private=True,
             )
+        )
+        files.append(
+            PlannedFile(PurePosixPath("secrets/teacher"), teacher_secret(seed) + "\n", private=True)
         )
     context = _guide_context(classroom, scenario, ports, class_dir or f"classes/{classroom.name}")
     guide = env.get_template("class/guide.en.md.j2").render(**context)

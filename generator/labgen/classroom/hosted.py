@@ -26,19 +26,20 @@ def run_hosted(
     leftovers: Callable[[Class], list[Seat]] | None = None,
     out: TextIO | None = None,
 ) -> list[StudentOutcome]:
-    """Do `action` for the chosen students' boxes; one outcome per box. For up and down of
-    the whole class, the boxes of students off the roster are removed first (their ports
-    may now be a new student's): their outcomes come first."""
+    """Do `action` for the chosen students' boxes; one outcome per box. For the whole
+    class, the boxes of students off the roster come first: up and down remove them
+    (their ports may now be a new student's), status names them as failed."""
     require_hosted(cls)
     box_of: BoxFor = boxes or (lambda seat: box_for(cls, seat, runtime))
     seats = cls.select(students)
     removed: list[StudentOutcome] = []
-    if action in ("up", "down") and students is None:
-        gone = (leftovers or leftover_seats)(cls)
-        if gone:
-            removed = for_each_student(
-                gone, lambda seat, progress, _: _gone(box_of(seat), progress), jobs, out
-            )
+    gone = (leftovers or leftover_seats)(cls) if students is None else []
+    if gone:
+        # status only shows them: a box off the roster still opens to its password
+        off = _gone if action in ("up", "down") else _still_here
+        removed = for_each_student(
+            gone, lambda seat, progress, _: off(box_of(seat), progress), jobs, out
+        )
     work = {"up": _up, "status": _status, "down": _down}[action]
     return removed + for_each_student(
         seats, lambda seat, progress, _: work(box_of(seat), progress), jobs, out
@@ -48,6 +49,13 @@ def run_hosted(
 def _gone(box: Box, progress: Progress) -> tuple[bool, str]:
     box.down(progress)
     return True, "not on the roster any more: box removed"
+
+
+def _still_here(box: Box, progress: Progress) -> tuple[bool, str]:
+    return False, (
+        f"not on the roster any more, but its box is {box.state()}; "
+        "`labgen class up` or `labgen class down` removes it"
+    )
 
 
 def _up(box: Box, progress: Progress) -> tuple[bool, str]:

@@ -128,8 +128,16 @@ def student_password(seed: str, student: str) -> str:
     return base64.b32encode(digest).decode()[:16].lower()
 
 
+def teacher_secret(seed: str) -> str:
+    """The teacher's login to `labgen class serve`: derived from the seed like the
+    passwords, so re-creating keeps it and the server needs no second secret file."""
+    return hmac.new(bytes.fromhex(seed), b"teacher", hashlib.sha256).hexdigest()[:32]
+
+
 def read_seed(path: Path) -> str | None:
     """A class folder's seed, or None when there is none (or it is not one)."""
+    if not path.is_file():  # nor a FIFO, whose read would wait forever
+        return None
     try:
         with path.open("rb") as handle:
             seed = handle.read(256).decode("ascii").strip()
@@ -160,6 +168,12 @@ def assign_seats(
 
 def read_seats(path: Path) -> dict[str, int]:
     """`secrets/seats.csv` (id,ssh_port) as {student: port}; {} when there is none."""
+    if not path.exists():
+        return {}
+    if not path.is_file():  # a FIFO's read would wait forever
+        raise UsageError(
+            f"{path}: not a regular file; remove it and run `labgen class create --force`"
+        )
     try:
         with path.open("rb") as handle:
             data = handle.read(MAX_SEATS_BYTES + 1)

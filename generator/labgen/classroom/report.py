@@ -341,16 +341,16 @@ def write_reports(class_dir: Path, report: ClassReport, refresh: int | None = No
     return written
 
 
-def report_class(
+def read_report(
     class_dir: Path,
     name: str,
     lab: str,
     scenario: Scenario,
     roster: Sequence[tuple[str, str]],
     submissions: Path | None,
-    refresh: int | None = None,
 ) -> ClassReport:
-    """`class report`: read results and submissions into the model, write the three files."""
+    """The model: the class's results and (byod) the submissions under `submissions`, read and
+    checked; nothing is written."""
     from labgen.classroom.submissions import ingest
 
     ids = [student for student, _ in roster]
@@ -372,7 +372,20 @@ def report_class(
     }
     # Each line is already made safe where it is written; this keeps it so for every reader.
     lines = [printable(line) for line in [*ingested.problems, *problems]]
-    report = build_report(name, lab, scenario, roster, entries, lines, ingested.shared)
+    return build_report(name, lab, scenario, roster, entries, lines, ingested.shared)
+
+
+def report_class(
+    class_dir: Path,
+    name: str,
+    lab: str,
+    scenario: Scenario,
+    roster: Sequence[tuple[str, str]],
+    submissions: Path | None,
+    refresh: int | None = None,
+) -> ClassReport:
+    """`class report`: read the model, write it three ways (report.html, .csv, .json)."""
+    report = read_report(class_dir, name, lab, scenario, roster, submissions)
     write_reports(class_dir, report, refresh)
     return report
 

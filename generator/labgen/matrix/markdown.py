@@ -27,6 +27,10 @@ def render(matrix: Matrix, json_name: str) -> str:
         "runs; never edit it by hand: `make matrix` runs it again. The same data for machines: "
         f"[{json_name}]({json_name}).",
         "",
+        f"Made from commit `{matrix.commit or 'unknown'}`, inputs `{matrix.inputs[:16]}` (the "
+        "sha256 of the scenario data, the lab's provisioning, node and compose templates and "
+        "`sandbox/images.sh`; a test fails once they change).",
+        "",
         "Each combination is a lab created, brought up on the compose backend, replayed with "
         "`labgen check --mode solve` and taken down. Each cell is one step of the tutorial on "
         "one host, judged against the claim (the post's in part 1, the documentation's in "

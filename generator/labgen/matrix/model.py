@@ -14,7 +14,8 @@ from labgen.check.results import Status
 from labgen.spec.parse import parse_spec
 from labgen.steps.scenario import load_scenario, real_for
 
-MATRIX_FORMAT = 1
+# 2: the inputs digest and commit the matrix was made from
+MATRIX_FORMAT = 2
 # A stand-in password: the agreement check needs a secure spec, never the run's own.
 CHECK_PASSWORD = "matrix-check"
 
@@ -58,6 +59,8 @@ class Matrix(msgspec.Struct, forbid_unknown_fields=True):
     format: int
     labgen: str
     date: str  # UTC, when the run started
+    inputs: str  # sha256 of what the runs depend on (labgen.matrix.inputs)
+    commit: str  # the checkout's commit then ("+changes": inputs differed from it)
     runs: list[Run]
 
 

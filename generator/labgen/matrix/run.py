@@ -20,6 +20,7 @@ from labgen.check.results import CheckResult
 from labgen.errors import LabgenError, UsageError, os_error_line
 from labgen.lab import open_lab
 from labgen.live import down_lab, make_backend, up_lab
+from labgen.matrix import inputs
 from labgen.matrix.model import MATRIX_FORMAT, Cell, Combo, Matrix, Run
 from labgen.render import quoting
 from labgen.render.plan import plan_lab
@@ -48,9 +49,20 @@ COMBOS = (
             ],
         },
     ),
-    # Part 2 has no podman combination: podman clients have part 1's steps only.
     Combo("part2-debian12-docker", "debian-12, docker", {"scenario": "secure", "os": "debian-12"}),
     Combo("part2-debian13-docker", "debian-13, docker", {"scenario": "secure", "os": "debian-13"}),
+    Combo(
+        "part2-debian13-podman",
+        "debian-13, podman client",
+        {
+            "scenario": "secure",
+            "os": "debian-13",
+            "hosts": [
+                {"name": "registry", "ip": "192.168.56.101", "role": "registry"},
+                {"name": "client", "ip": "192.168.56.102", "role": "client", "engine": "podman"},
+            ],
+        },
+    ),
 )
 # The registry the steps talked to: its own version line, and whether the image is the
 # stand-in sandbox/images.sh builds offline (it carries this label).
@@ -77,6 +89,9 @@ def run_matrix(
     combos: Sequence[Combo], mirror: str | None, runtime: str | None, timeout: float, echo: Echo
 ) -> Matrix:
     started = datetime.now(UTC)
+    # taken before the runs: what they were made from, even if the checkout changes meanwhile
+    root = inputs.checkout_root()
+    digest, commit = inputs.inputs_digest(root), inputs.commit(root)
     runs = []
     for index, combo in enumerate(combos, start=1):
         echo(f"matrix: [{index}/{len(combos)}] {combo.name}")
@@ -84,7 +99,14 @@ def run_matrix(
             run = run_combo(combo, Path(work) / combo.name, mirror, runtime, timeout, echo)
         echo(f"matrix: {combo.name}: {summary(run)}")
         runs.append(run)
-    return Matrix(format=MATRIX_FORMAT, labgen=__version__, date=utc_text(started), runs=runs)
+    return Matrix(
+        format=MATRIX_FORMAT,
+        labgen=__version__,
+        date=utc_text(started),
+        inputs=digest,
+        commit=commit,
+        runs=runs,
+    )
 
 
 def summary(run: Run) -> str:

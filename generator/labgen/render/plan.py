@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import stat
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import PurePosixPath
@@ -143,6 +146,7 @@ def environment() -> jinja2.Environment:
     """The Jinja environment of labgen's templates, with the quoting filters."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(resources.files("labgen.templates"))),
+        bytecode_cache=_template_cache(),
         undefined=jinja2.StrictUndefined,  # a missing value is an error, never an empty string
         keep_trailing_newline=True,
         trim_blocks=True,
@@ -153,6 +157,34 @@ def environment() -> jinja2.Environment:
     env.filters["rb"] = quoting.ruby
     env.filters["yaml"] = quoting.yaml_str
     return env
+
+
+def _template_cache() -> jinja2.BytecodeCache | None:
+    """Compiled templates kept between runs in the user's cache folder: compiling them was
+    most of `labgen create`'s own time. Jinja keys each by its source's checksum (an edited
+    template is compiled again). Loading compiled code runs it, so only a folder that is
+    the user's own and closed to others is used; otherwise templates compile each time."""
+    if not hasattr(os, "getuid"):
+        return None
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    folder = os.path.join(base, "labgen", "templates")
+    try:
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        info = os.lstat(folder)
+    except OSError:
+        return None
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
+        return None
+    return _QuietCache(folder)
+
+
+class _QuietCache(jinja2.FileSystemBytecodeCache):
+    """A cache that cannot be written (a full disk, a read-only home) is no error: the
+    templates were compiled anyway."""
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        with contextlib.suppress(OSError):
+            super().dump_bytecode(bucket)
 
 
 def _context(spec: LabSpec, scenario: Scenario) -> dict[str, Any]:

@@ -67,16 +67,22 @@ def decode_fields(
         problems.add(path, f"{show(raw)} is not valid; use a mapping with: {', '.join(names)}")
         return None
     prefix = f"{path}." if path else ""
+    hidden = 0  # unknown keys that are no field names: never shown (see below)
     for key in raw:
         if key not in names:
-            # A key is shown as it is only when it is a plain word; else quoted, with its
-            # colons escaped, since the path ends at the first ": ".
-            shown = (
-                key
-                if isinstance(key, str) and re.fullmatch(r"\w[\w.-]*", key)
-                else show(key).replace(":", "\\x3a")
-            )
-            problems.add(f"{prefix}{shown}", f"unknown field; use one of: {', '.join(names)}")
+            if isinstance(key, str) and re.fullmatch(FIELD_NAME, key):
+                problems.add(f"{prefix}{key}", f"unknown field; use one of: {', '.join(names)}")
+            else:
+                hidden += 1
+    if hidden:
+        # Such keys are most likely lines of a file that is no spec (`lab: /etc/shadow`):
+        # an error must not echo them.
+        many = f"{hidden} keys are not field names" if hidden > 1 else "1 key is not a field name"
+        problems.add(
+            path or "spec",
+            f"{many} (not shown: they may be lines of a file that is no spec); "
+            f"use only: {', '.join(names)}",
+        )
     fields: dict[str, Any] = {}
     for field in msgspec.structs.fields(struct):
         if field.name in skip:
@@ -92,6 +98,8 @@ def decode_fields(
 
 
 _INVALID = object()
+# What an unknown key may look like to be shown in an error: a plain word.
+FIELD_NAME = r"\w[\w.-]{0,39}"
 
 
 def _convert(value: object, kind: Any, path: str, problems: Problems) -> object:
@@ -107,7 +115,9 @@ def _convert(value: object, kind: Any, path: str, problems: Problems) -> object:
     try:
         return msgspec.convert(value, kind, strict=True)
     except msgspec.ValidationError:
-        problems.add(path, f"{show(value)} is not valid; {_fix(kind)}")
+        secret = any(m.extra and m.extra.get("writeOnly") for m in _metas_of(kind))
+        shown = "the value given (not shown: it is a secret)" if secret else show(value)
+        problems.add(path, f"{shown} is not valid; {_fix(kind)}")
         return _INVALID
 
 
@@ -144,6 +154,16 @@ def _unwrap(kind: Any) -> tuple[Any, list[msgspec.Meta]]:
         kind, *extras = get_args(kind)
         metas += [m for m in extras if isinstance(m, msgspec.Meta)]
     return kind, metas
+
+
+def _metas_of(kind: Any) -> list[msgspec.Meta]:
+    """The Meta constraints of `kind`, also of the one type in `T | None`."""
+    base, metas = _unwrap(kind)
+    if get_origin(base) in (Union, types.UnionType):
+        for option in get_args(base):
+            if option is not type(None):
+                metas += _unwrap(option)[1]
+    return metas
 
 
 def _struct_of(kind: Any) -> type[msgspec.Struct] | None:

@@ -100,7 +100,10 @@ class AuthSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             Meta(
                 pattern=rules.PASSWORD_PATTERN,
                 description="The registry password; null = `labgen create` generates one.",
-                extra={"fix": "use 8-72 letters, digits, '.', '_' or '-', or leave it out"},
+                extra={
+                    "fix": "use 8-72 letters, digits, '.', '_' or '-', or leave it out",
+                    "writeOnly": True,  # JSON Schema for "never shown back": errors do not
+                },
             ),
         ]
         | None

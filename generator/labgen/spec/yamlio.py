@@ -14,12 +14,17 @@ from typing import Any
 
 import yaml
 
+from labgen.atomic import NotAFile, TooLarge, read_bounded, shown_path
 from labgen.errors import SpecError
 from labgen.spec import rules
 
+TIMESTAMP = "tag:yaml.org,2002:timestamp"
+
 
 class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader that refuses a mapping with the same key twice (merge keys `<<` aside)."""
+    """SafeLoader that refuses a mapping with the same key twice (merge keys `<<` aside),
+    and reads date-like values as the text written: no spec field is a date, and YAML's
+    dates fail on values such as 2026-02-30 (or turn `name: 2026-02-03` into a date)."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: set[Any] = set()
@@ -40,26 +45,43 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+def _as_text(loader: yaml.SafeLoader, node: yaml.Node) -> str:
+    return str(loader.construct_scalar(node))  # type: ignore[arg-type]  # a timestamp is a scalar
+
+
+_UniqueKeyLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != TIMESTAMP]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_UniqueKeyLoader.add_constructor(TIMESTAMP, _as_text)  # an explicit !!timestamp too
+
+
 def read_yaml(path: Path, what: str) -> object:
     """The data of YAML file `path` (None when empty); SpecError, one line, when it cannot be."""
     try:
-        with path.open("rb") as stream:
-            data = stream.read(rules.MAX_SPEC_BYTES + 1)
+        data = read_bounded(path, rules.MAX_SPEC_BYTES)
+    except TooLarge:
+        raise SpecError(
+            [
+                f"{shown_path(path)}: larger than {rules.MAX_SPEC_BYTES} bytes; a {what} is "
+                "a few lines of YAML"
+            ]
+        ) from None
+    except NotAFile as exc:
+        raise SpecError(
+            [f"{shown_path(path)}: {exc.strerror}; give the {what} as a file"]
+        ) from None
     except OSError as exc:
         raise SpecError(
-            [f"{path}: cannot read the {what} ({exc.strerror}); check the path"]
+            [f"{shown_path(path)}: cannot read the {what} ({exc.strerror}); check the path"]
         ) from None
-    if len(data) > rules.MAX_SPEC_BYTES:
-        raise SpecError(
-            [f"{path}: larger than {rules.MAX_SPEC_BYTES} bytes; a {what} is a few lines of YAML"]
-        )
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise SpecError(
-            [f"{path}: byte {exc.start} is not UTF-8; save the {what} as UTF-8 text"]
+            [f"{shown_path(path)}: byte {exc.start} is not UTF-8; save the {what} as UTF-8 text"]
         ) from None
-    return parse_yaml(text, str(path))
+    return parse_yaml(text, shown_path(path))
 
 
 def parse_yaml(text: str, name: str) -> object:
@@ -72,6 +94,12 @@ def parse_yaml(text: str, name: str) -> object:
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or "invalid YAML"
         raise SpecError([f"{name}: {problem}{where}; fix the YAML syntax"]) from None
+    except (ValueError, TypeError, OverflowError):
+        # A value its tag cannot hold (`!!int x`, `!!float y`): PyYAML's constructors
+        # raise Python's own errors, whose texts repeat the value.
+        raise SpecError(
+            [f"{name}: a value does not fit its YAML tag (such as !!int); fix or remove the tag"]
+        ) from None
 
 
 def _check_size(text: str, name: str) -> None:

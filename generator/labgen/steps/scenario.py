@@ -139,6 +139,7 @@ def placeholders(spec: LabSpec) -> dict[str, str]:
     return {
         "registry_image": spec.registry.image,
         "registry_ip": str(spec.registry_host.ip),
+        "registry_host": spec.registry_host.name,
         "registry_addr": registry_addr,
         "port": str(spec.registry.port),
         "push_image": str(image),
@@ -267,11 +268,14 @@ def load_scenario(spec: LabSpec) -> Scenario:
     start = None
     if spec.from_part1:
         part1 = msgspec.structs.replace(spec, scenario="insecure", from_part1=False, auth=None)
-        # Not the steps on clients: they only pull the image, which part 2 does not build
-        # on, and in solved mode they would race the registry host's part 2 (which removes
-        # the plain-HTTP registry); without part 1's copy, part 2's pull on a client counts.
+        # Not the pulls on clients: part 2 does not build on the image, and in solved mode
+        # they would race the registry host's part 2 (which removes the plain-HTTP
+        # registry); without part 1's copy, part 2's pull on a client counts. A podman
+        # client's registries.conf edit is part 1's end state, and stays.
         setup = tuple(
-            s for s in load_scenario(part1).steps if s.solution and s.selector != "clients"
+            s
+            for s in load_scenario(part1).steps
+            if s.solution and not (s.selector == "clients" and s.run.split()[1:2] == ["pull"])
         )
         start = text(raw["from_part1"]) if "from_part1" in raw else None
     return Scenario(

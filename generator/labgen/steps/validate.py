@@ -21,6 +21,7 @@ from labgen.spec.model import Engine
 PLACEHOLDERS = (
     "registry_image",
     "registry_ip",
+    "registry_host",
     "registry_addr",
     "port",
     "push_image",
@@ -48,7 +49,9 @@ Check = Callable[[str, Any], Iterator[str]]
 def validate_scenario(text: str, name: str) -> dict[str, Any]:
     """The scenario file's content, or ScenarioError listing every problem in it."""
     try:
-        raw = yaml.safe_load(text)
+        # libyaml's loader where PyYAML has it: the scenario files are labgen's own, and the
+        # pure-Python loader took most of `labgen create`'s own time reading them.
+        raw = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = f" (line {mark.line + 1})" if mark else ""

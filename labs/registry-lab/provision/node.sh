@@ -17,8 +17,8 @@
 #                                      merge VALUE into the list KEY of daemon.json
 #   labgen-node daemon-json remove KEY VALUE
 #                                      remove VALUE (in any form) from the list KEY
-#   labgen-node registries-conf add-insecure HOST:PORT
-#                                      podman: make HOST:PORT an insecure registry
+#   labgen-node registries-conf add-insecure|remove-insecure HOST:PORT
+#                                      podman: make HOST:PORT an insecure registry, or no longer
 #   labgen-node restart-docker         restart Docker, with or without systemd
 #
 # Idempotent: a second run changes no file and restarts nothing.
@@ -150,20 +150,26 @@ podman_registries() {
         podman info --format '{{json .Registries}}'
 }
 
-# registries_conf_add HOST:PORT: make podman treat HOST:PORT as an insecure registry
-# (plain HTTP), as containers/image documents it: a [[registry]] table with that
-# location and insecure = true. The table's other keys and every other line stay;
-# a table for that location gains insecure = true, else one is appended. Written
-# like daemon.json (temp file, rename, mode and owner kept, symlink followed), and
-# only once podman has parsed the new file and reports the registry insecure.
-# Sets REGISTRIES_CONF_EDIT to changed or unchanged.
+# registries_conf_edit add|remove HOST:PORT: make podman treat HOST:PORT as an insecure
+# registry (plain HTTP), as containers/image documents it: a [[registry]] table with that
+# location and insecure = true; or no longer (remove: the table loses its insecure line).
+# The table's other keys and every other line stay; add puts insecure = true in the
+# table for that location, else appends one. Written like daemon.json (temp file,
+# rename, mode and owner kept, symlink followed), and only once podman has parsed the
+# new file and reports the registry as asked. Sets REGISTRIES_CONF_EDIT to changed or
+# unchanged.
 REGISTRIES_CONF_EDIT=
-registries_conf_add() {
-    local location=$1 file=$REGISTRIES_CONF target current merged seen error
+registries_conf_edit() {
+    local mode=$1 location=$2 file=$REGISTRIES_CONF target current merged seen want
     local untouched="fix that, then run again ($file was left untouched)"
+    # podman 5.4 refuses the whole file over one location with a scheme
+    [[ "$location" != *://* ]] \
+        || die "registries-conf: '$location' has a scheme, and podman refuses a location with one (URI schemes are not supported); give HOST:PORT"
     [[ "$location" =~ ^[A-Za-z0-9.-]+:[0-9]+$ ]] \
         || die "registries-conf: '$location' is not HOST:PORT"
     command -v podman >/dev/null || die "podman is missing; install it (apt-get install podman)"
+    want='.[$r].Insecure == true'
+    [ "$mode" = add ] || want='.[$r].Insecure != true'
     target=$file
     if [ -L "$file" ]; then
         target=$(readlink -f -- "$file") \
@@ -175,22 +181,25 @@ registries_conf_add() {
         current=$(cat -- "$target" 2>&1) || die "cannot read $file: ${current##*: }; $untouched"
         seen=$(podman_registries "$target" 2>&1) \
             || die "podman cannot read $file (${seen##*: }); $untouched"
-        if jq -e --arg r "$location" '.[$r].Insecure == true' <<<"$seen" >/dev/null 2>&1; then
+        if jq -e --arg r "$location" "$want" <<<"$seen" >/dev/null 2>&1; then
             REGISTRIES_CONF_EDIT=unchanged
             return 0
         fi
+    elif [ "$mode" = remove ]; then
+        REGISTRIES_CONF_EDIT=unchanged
+        return 0
     fi
-    # In the [[registry]] table whose location is ours, drop any insecure line and put
-    # insecure = true after the location; no such table: append one.
+    # In the [[registry]] table whose location is ours, drop any insecure line (add: and
+    # put insecure = true after the location); add with no such table: append one.
     if [ -z "$current" ]; then
         printf -v merged '[[registry]]\nlocation = "%s"\ninsecure = true' "$location"
     else
-        merged=$(awk -v loc="$location" '
+        merged=$(awk -v loc="$location" -v mode="$mode" '
         function flush(i) {
             for (i = 1; i <= n; i++) {
                 if (ours && block[i] ~ /^[[:space:]]*insecure[[:space:]]*=/) continue
                 print block[i]
-                if (ours && i == at) print "insecure = true"
+                if (ours && i == at && mode == "add") print "insecure = true"
             }
             n = 0; ours = 0
         }
@@ -200,14 +209,14 @@ registries_conf_add() {
             && sub(/"[[:space:]]*(#.*)?$/, "", value) && value == loc { ours = 1; done = 1; at = n }
         END {
             flush()
-            if (!done) printf "\n[[registry]]\nlocation = \"%s\"\ninsecure = true\n", loc
+            if (!done && mode == "add") printf "\n[[registry]]\nlocation = \"%s\"\ninsecure = true\n", loc
         }' <<<"$current")
     fi
     TMP_FILE=$(mktemp -- "${TMPDIR:-/tmp}/registries.conf.XXXXXX")
     printf '%s\n' "$merged" >"$TMP_FILE"
     if ! seen=$(podman_registries "$TMP_FILE" 2>&1) \
-        || ! jq -e --arg r "$location" '.[$r].Insecure == true' <<<"$seen" >/dev/null 2>&1; then
-        die "cannot add $location to $file: podman does not read the merged file as intended (${seen##*: }); $untouched"
+        || ! jq -e --arg r "$location" "$want" <<<"$seen" >/dev/null 2>&1; then
+        die "cannot $mode $location in $file: podman does not read the merged file as intended (${seen##*: }); $untouched"
     fi
     rm -f -- "$TMP_FILE"
     TMP_FILE=
@@ -288,11 +297,14 @@ host_engine() {
 
 # as_step_user COMMAND: run COMMAND as the checker runs a step: as STEP_USER in a
 # login bash (`vagrant ssh -c` does that), so ~ is that user's home; else as is.
+# The command goes on stdin, never in an argv `ps` shows (a step may hold the lab's
+# password); in a subshell reading /dev/null, so that no command in it reads the rest of
+# its own text.
 as_step_user() {
     if [ -n "$STEP_USER" ]; then
-        sudo -u "$STEP_USER" -H bash -l -c "$1"
+        printf '(\n%s\n) </dev/null\n' "$1" | sudo -u "$STEP_USER" -H bash -l -s
     else
-        bash -c "$1"
+        printf '(\n%s\n) </dev/null\n' "$1" | bash -s
     fi
 }
 
@@ -459,12 +471,12 @@ case "${1:-}" in
         echo "$DAEMON_JSON_EDIT"
         ;;
     registries-conf)
-        if [ "$#" -ne 3 ] || [ "$2" != add-insecure ]; then
-            die "usage: labgen-node registries-conf add-insecure HOST:PORT"
+        if [ "$#" -ne 3 ] || { [ "$2" != add-insecure ] && [ "$2" != remove-insecure ]; }; then
+            die "usage: labgen-node registries-conf add-insecure|remove-insecure HOST:PORT"
         fi
-        registries_conf_add "$3"
+        registries_conf_edit "${2%-insecure}" "$3"
         echo "$REGISTRIES_CONF_EDIT"
         ;;
     restart-docker) restart_docker ;;
-    *) die "usage: labgen-node provision HOST [--as USER] [--set-hostname] | daemon-json add|remove KEY VALUE | registries-conf add-insecure HOST:PORT | restart-docker" ;;
+    *) die "usage: labgen-node provision HOST [--as USER] [--set-hostname] | daemon-json add|remove KEY VALUE | registries-conf add-insecure|remove-insecure HOST:PORT | restart-docker" ;;
 esac
