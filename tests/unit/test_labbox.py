@@ -124,7 +124,7 @@ class FakeDocker:
                 )
             assert stdin is not None and START in stdin
             code = 7 if "exit 7" in stdin else 0
-            return ExecResult(code, "out\n", f"{START}\n{END} {code}\n", 0.0)
+            return ExecResult(code, "out\n", f"{START}\n\n{END} {code}\n", 0.0)
         return OK
 
     def verbs(self) -> list[str]:

@@ -299,11 +299,14 @@ host_engine() {
 
 # as_step_user COMMAND: run COMMAND as the checker runs a step: as STEP_USER in a
 # login bash (`vagrant ssh -c` does that), so ~ is that user's home; else as is.
+# The command goes on stdin, never in an argv `ps` shows (a step may hold the lab's
+# password); in a subshell reading /dev/null, so that no command in it reads the rest of
+# its own text.
 as_step_user() {
     if [ -n "$STEP_USER" ]; then
-        sudo -u "$STEP_USER" -H bash -l -c "$1"
+        printf '(\n%s\n) </dev/null\n' "$1" | sudo -u "$STEP_USER" -H bash -l -s
     else
-        bash -c "$1"
+        printf '(\n%s\n) </dev/null\n' "$1" | bash -s
     fi
 }
 
@@ -335,7 +338,7 @@ solution_steps() {
             run_step pull-registry-image 1 'docker image inspect registry:2 >/dev/null 2>&1' 'docker pull registry:2' 'docker pull registry:2'
             run_step make-dirs 1 'test -w /srv/registry/certs && test -w /srv/registry/auth' 'sudo mkdir -p /srv/registry/certs /srv/registry/auth && sudo chown -R "$(id -u):$(id -g)" /srv/registry' 'sudo mkdir -p /srv/registry/certs /srv/registry/auth && sudo chown -R "$(id -u):$(id -g)" /srv/registry'
             run_step make-ca 1 'test -s /srv/registry/certs/ca.crt && test -s /srv/registry/certs/ca.key' 'cd /srv/registry/certs && openssl req -x509 -newkey rsa:4096 -nodes -sha256 -days 365 -subj "/CN=Lab CA" -keyout ca.key -out ca.crt' 'cd /srv/registry/certs && openssl req -x509 -newkey rsa:4096 -nodes -sha256 -days 365 -subj "/CN=Lab CA" -keyout ca.key -out ca.crt'
-            run_step htpasswd 1 'grep -q '"'"'^student:[$]2y[$]'"'"' /srv/registry/auth/htpasswd' 'docker run --rm --entrypoint htpasswd httpd:2 -Bbn student Lab-pass.2026 > /srv/registry/auth/htpasswd' 'docker run --rm --entrypoint htpasswd httpd:2 -Bbn student ******** > /srv/registry/auth/htpasswd'
+            run_step htpasswd 1 'grep -q '"'"'^student:[$]2y[$]'"'"' /srv/registry/auth/htpasswd' 'echo Lab-pass.2026 | docker run --rm -i --entrypoint htpasswd httpd:2 -Bin student > /srv/registry/auth/htpasswd' 'echo ******** | docker run --rm -i --entrypoint htpasswd httpd:2 -Bin student > /srv/registry/auth/htpasswd'
             run_step run-registry 1 'docker container inspect registry >/dev/null 2>&1' 'docker run -d -p 5000:5000 --restart=always --name registry -v /srv/registry/certs:/certs -v /srv/registry/auth:/auth -e REGISTRY_HTTP_TLS_CERTIFICATE=/certs/domain.crt -e REGISTRY_HTTP_TLS_KEY=/certs/domain.key -e REGISTRY_AUTH=htpasswd -e "REGISTRY_AUTH_HTPASSWD_REALM=Registry Realm" -e REGISTRY_AUTH_HTPASSWD_PATH=/auth/htpasswd registry:2' 'docker run -d -p 5000:5000 --restart=always --name registry -v /srv/registry/certs:/certs -v /srv/registry/auth:/auth -e REGISTRY_HTTP_TLS_CERTIFICATE=/certs/domain.crt -e REGISTRY_HTTP_TLS_KEY=/certs/domain.key -e REGISTRY_AUTH=htpasswd -e "REGISTRY_AUTH_HTPASSWD_REALM=Registry Realm" -e REGISTRY_AUTH_HTPASSWD_PATH=/auth/htpasswd registry:2'
             run_step make-cert 1 'openssl x509 -in /srv/registry/certs/domain.crt -noout -ext subjectAltName | grep -q '"'"'IP Address:192.168.56.101$'"'"'' 'cd /srv/registry/certs && openssl req -newkey rsa:4096 -nodes -sha256 -subj "/CN=192.168.56.101" -addext "subjectAltName = IP:192.168.56.101" -keyout domain.key -out domain.csr && openssl x509 -req -sha256 -days 365 -in domain.csr -CA ca.crt -CAkey ca.key -CAcreateserial -copy_extensions copy -out domain.crt' 'cd /srv/registry/certs && openssl req -newkey rsa:4096 -nodes -sha256 -subj "/CN=192.168.56.101" -addext "subjectAltName = IP:192.168.56.101" -keyout domain.key -out domain.csr && openssl x509 -req -sha256 -days 365 -in domain.csr -CA ca.crt -CAkey ca.key -CAcreateserial -copy_extensions copy -out domain.crt'
             run_step restart-registry 1 'test "$(curl -s -o /dev/null -w '"'"'%{http_code}'"'"' --cacert /srv/registry/certs/ca.crt https://192.168.56.101:5000/v2/)" = 401' 'docker restart registry' 'docker restart registry'
