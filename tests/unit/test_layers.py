@@ -1,5 +1,6 @@
 """Layers only look down: spec → steps → render → backends → check; the class layer and
-the matrix sit on top, and nothing below them may name them."""
+the matrix sit on top, and nothing below them may name them. kube (a class's Kubernetes
+objects as plain data) sits below the pod backend that applies them."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ FORBIDDEN = {
     "spec": ("steps", "render", "backends", "check", "classroom", "matrix"),
     "steps": ("render", "backends", "check", "classroom", "matrix"),
     "render": ("backends", "check", "classroom", "matrix"),
+    "kube": ("steps", "render", "backends", "check", "classroom", "matrix"),
     "backends": ("render", "check", "classroom", "matrix"),
     "check": ("render", "classroom", "matrix"),
 }

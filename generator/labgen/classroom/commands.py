@@ -181,3 +181,21 @@ def down(class_dir: Path, jobs: int, students: str | None) -> None:
     from labgen.classroom.hosted_commands import run_hosted
 
     run_hosted(class_dir, "down", jobs, students, None)
+
+
+@class_group.command("manifests")
+@CLASS_ARGUMENT
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    required=True,
+    help="Folder to write (a kustomize folder: `kubectl apply -k OUT`).",
+)
+@click.option("--force", is_flag=True, help="Replace a manifests folder labgen wrote.")
+def manifests(class_dir: Path, out: Path, force: bool) -> None:
+    """hosted on Kubernetes: write the class's objects as a kustomize folder."""
+    from labgen.classroom.info import open_class
+    from labgen.classroom.kubernetes import write_manifests
+
+    summary = write_manifests(open_class(class_dir), out, force)
+    click.echo(f"wrote {out} ({summary}); apply with `kubectl apply -k {out}`")
