@@ -1,0 +1,288 @@
+"""A student's lab box as a pod on the teacher's Kubernetes cluster, through their kubectl.
+
+labgen holds no cluster credentials: every call runs the teacher's own `kubectl`, with
+the kubeconfig kubectl finds (KUBECONFIG, ~/.kube/config) and the context the class names
+(else kubectl's current one). Every argv is built by `Kubectl`, in one place. Objects go
+to `kubectl apply` on stdin and commands to the box's shell on stdin too, so neither a
+password nor a step's text ever shows on a command line.
+
+The pod runs the same box as on Docker (`labgen.kube.manifests`): the checker reaches a
+lab host as `kubectl exec POD -c box -- docker exec NODE sh`.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from labgen.backends.base import ExecResult, HostStatus, Progress, host_statuses, ready_command
+from labgen.errors import LabgenError
+from labgen.kube.manifests import (
+    BOX_CONTAINER,
+    CLASS_LABEL,
+    READY_FILE,
+    STUDENT_LABEL,
+    ClassCluster,
+    PodSeat,
+    account_secret,
+    class_objects,
+    lab_secret,
+    pod_name,
+    student_objects,
+    to_yaml,
+)
+from labgen.spec.model import LabSpec
+
+# A command, how long it may take, and what it reads on stdin.
+Runner = Callable[[Sequence[str], float, str], ExecResult]
+# What kubectl deletes for a student, and for the class once its students are gone.
+STUDENT_KINDS = "statefulset,service,secret,persistentvolumeclaim"
+CLASS_KINDS = "networkpolicy,resourcequota,limitrange,secret"
+# A box container waiting for one of these will not start without the teacher's help.
+GIVE_UP = ("CrashLoopBackOff", "ImagePullBackOff", "InvalidImageName", "CreateContainerConfigError")
+
+
+def run_with_stdin(argv: Sequence[str], timeout: float, stdin: str) -> ExecResult:
+    """Run a local process with `stdin` as its input, keeping exit code, stdout and stderr."""
+    start = time.monotonic()
+    try:
+        done = subprocess.run(
+            list(argv),
+            input=stdin,
+            capture_output=True,
+            text=True,
+            errors="replace",
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return ExecResult(
+            124, "", f"labgen: timed out after {timeout:g} s", time.monotonic() - start, True
+        )
+    except FileNotFoundError:
+        return ExecResult(127, "", f"{argv[0]}: command not found", time.monotonic() - start)
+    return ExecResult(done.returncode, done.stdout, done.stderr, time.monotonic() - start)
+
+
+@dataclass(frozen=True)
+class Kubectl:
+    """The teacher's kubectl, in the class's namespace: every argv labgen runs."""
+
+    namespace: str
+    context: str | None = None
+    program: str = "kubectl"
+
+    def _argv(self, *args: str) -> list[str]:
+        context = ["--context", self.context] if self.context else []
+        return [self.program, *context, "--namespace", self.namespace, *args]
+
+    def apply(self) -> list[str]:
+        """Objects read from stdin, created or brought up to date."""
+        return self._argv("apply", "--filename", "-")
+
+    def get_pod(self, pod: str) -> list[str]:
+        return self._argv("get", "pod", pod, "--output", "json")
+
+    def exec(self, pod: str, command: Sequence[str]) -> list[str]:
+        """`command` in the box container, its stdin passed through."""
+        return self._argv("exec", "--stdin", pod, "--container", BOX_CONTAINER, "--", *command)
+
+    def logs(self, pod: str) -> list[str]:
+        return self._argv("logs", pod, "--container", BOX_CONTAINER, "--tail", "5")
+
+    def delete(self, kinds: str, selector: str) -> list[str]:
+        return self._argv(
+            "delete",
+            kinds,
+            "--selector",
+            selector,
+            "--ignore-not-found",
+            "--wait",
+            "--timeout",
+            "300s",
+        )
+
+
+def selector(labels: dict[str, str]) -> str:
+    return ",".join(f"{key}={value}" for key, value in labels.items())
+
+
+def apply_class(kubectl: Kubectl, cluster: ClassCluster, students: int, run: Runner) -> None:
+    """What the class's pods need first: the namespace, its quota, limits and network
+    policies, and the lab."""
+    documents = to_yaml([*class_objects(cluster, students), lab_secret(cluster)])
+    done = run(kubectl.apply(), 120, documents)
+    if done.exit_code != 0:
+        raise LabgenError(f"kubectl apply (class {cluster.name}) failed: {_last_line(done.output)}")
+
+
+def delete_class(kubectl: Kubectl, cluster: ClassCluster, run: Runner) -> None:
+    """The class-wide objects, then the namespace, if labgen made it (its label says so)."""
+    labels = selector({CLASS_LABEL: cluster.name})
+    for argv in (kubectl.delete(CLASS_KINDS, labels), kubectl.delete("namespace", labels)):
+        done = run(argv, 320, "")
+        if done.exit_code != 0:
+            raise LabgenError(
+                f"kubectl delete (class {cluster.name}) failed: {_last_line(done.output)}"
+            )
+
+
+class PodBox:
+    """One student's lab box as a pod: the single-lab Backend interface, through kubectl."""
+
+    name = "pod"
+
+    def __init__(
+        self,
+        kubectl: Kubectl,
+        cluster: ClassCluster,
+        seat: PodSeat,
+        lab: LabSpec,
+        *,
+        ready_timeout: float = 600.0,
+        poll: float = 2.0,
+        run: Runner = run_with_stdin,
+    ) -> None:
+        self.kubectl = kubectl
+        self.cluster = cluster
+        self.seat = seat
+        self.lab = lab
+        self.ready_timeout = ready_timeout
+        self.poll = poll
+        self.run = run
+        self.pod = pod_name(cluster.name, seat.student)
+
+    def _kubectl(self, argv: list[str], timeout: float = 120, stdin: str = "") -> ExecResult:
+        return self.run(argv, timeout, stdin)
+
+    def box_state(self) -> str:
+        """The pod as kubectl shows it: running, pending (and why), ..., or "not created"."""
+        done = self._kubectl(self.kubectl.get_pod(self.pod), 60)
+        if done.exit_code != 0:
+            if "NotFound" in done.output or "not found" in done.output:
+                return "not created"
+            return f"unknown (kubectl: {_last_line(done.output)})"
+        return pod_state(done.stdout)
+
+    # ------------------------------------------------------------------ up
+    def up(self, progress: Progress) -> None:
+        """Apply the student's objects (kubectl apply changes only what differs), then wait
+        for the pod, the box's lab and every node's engine."""
+        progress(f"applying pod {self.pod} (ssh port {self.seat.ssh_port})")
+        documents = to_yaml(
+            [account_secret(self.cluster, self.seat), *student_objects(self.cluster, self.seat)]
+        )
+        done = self._kubectl(self.kubectl.apply(), 120, documents)
+        if done.exit_code != 0:
+            raise LabgenError(
+                f"{self.seat.student}: kubectl apply failed: {_last_line(done.output)}"
+            )
+        self._wait_ready(progress)
+
+    def _wait_ready(self, progress: Progress) -> None:
+        start = time.monotonic()
+        ready = {host.name: ready_command(host) for host in self.lab.hosts}
+        waiting = list(ready)
+        while True:
+            elapsed = time.monotonic() - start
+            state = self.box_state()
+            box = None
+            if state == "running":
+                box = self._box_shell(_BOX_READY, 30)
+                if box.exit_code == 3:
+                    raise LabgenError(f"{self.seat.student}: {_last_line(box.output)}")
+                if box.exit_code == 0:
+                    waiting = [h for h in waiting if self.exec(h, ready[h], 20).exit_code != 0]
+                    if not waiting:
+                        progress(f"every node's engine answers ({elapsed:.0f} s)")
+                        return
+            elif state.startswith("failed"):
+                logs = self._kubectl(self.kubectl.logs(self.pod), 30).output
+                raise LabgenError(
+                    f"{self.seat.student}: pod {self.pod} is {state} (last log: {_last_line(logs)})"
+                )
+            if elapsed > self.ready_timeout:
+                raise LabgenError(
+                    f"{self.seat.student}: the lab was not ready after {elapsed:.0f} s (pod "
+                    f"{state}); see `kubectl -n {self.kubectl.namespace} describe pod {self.pod}`"
+                )
+            if box is not None and box.exit_code == 0:
+                progress(f"waiting for {', '.join(waiting)}")
+            else:
+                progress(f"waiting for the pod ({state}) and its lab")
+            time.sleep(self.poll)
+
+    # ------------------------------------------------------------------ use
+    def node(self, host: str) -> str:
+        """The container of `host` inside the box (compose's name: PROJECT-SERVICE-1)."""
+        return f"{self.lab.name}-{host}-1"
+
+    def _box_shell(self, script: str, timeout: float) -> ExecResult:
+        return self._kubectl(self.kubectl.exec(self.pod, ["sh"]), timeout, script)
+
+    def exec(self, host: str, command: str, timeout: float) -> ExecResult:
+        """`command` on a lab host: into the box, then into its node, the text on stdin."""
+        argv = self.kubectl.exec(
+            self.pod, ["docker", "exec", "--interactive", self.node(host), "sh"]
+        )
+        return self._kubectl(argv, timeout, command)
+
+    def status(self) -> list[HostStatus]:
+        states: dict[str, str] = {}
+        if self.box_state() == "running":
+            listed = self._box_shell("docker ps --all --format '{{json .}}'", 60)
+            states = node_states(listed.stdout, self.lab.name)
+        return host_statuses(self, self.lab.hosts, states)
+
+    # ------------------------------------------------------------------ down
+    def down(self, progress: Progress) -> None:
+        """Delete the student's StatefulSet, Service, Secret and volume claim (their work)."""
+        progress(f"deleting pod {self.pod} and what it owns")
+        labels = selector({CLASS_LABEL: self.cluster.name, STUDENT_LABEL: self.seat.student})
+        done = self._kubectl(self.kubectl.delete(STUDENT_KINDS, labels), 320)
+        if done.exit_code != 0:
+            raise LabgenError(
+                f"{self.seat.student}: kubectl delete failed: {_last_line(done.output)}"
+            )
+
+
+_BOX_READY = (
+    f"test -f {READY_FILE} && exit 0; "
+    "test -f /run/labbox/failed && { cat /run/labbox/failed; exit 3; }; exit 1"
+)
+
+
+def pod_state(text: str) -> str:
+    """`kubectl get pod -o json` → running, pending (why), failed (why), ..."""
+    status = json.loads(text).get("status", {})
+    phase = str(status.get("phase", "Unknown")).lower()
+    for container in status.get("containerStatuses", []):
+        reason = container.get("state", {}).get("waiting", {}).get("reason", "")
+        if reason in GIVE_UP:
+            return f"failed ({reason})"
+        if reason:
+            return f"{phase} ({reason})"
+    return phase
+
+
+def node_states(text: str, project: str) -> dict[str, str]:
+    """`docker ps --format '{{json .}}'` lines → {service: state} for the lab's project."""
+    states: dict[str, str] = {}
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        item = json.loads(line)
+        labels = dict(
+            part.split("=", 1) for part in item.get("Labels", "").split(",") if "=" in part
+        )
+        if labels.get("com.docker.compose.project") == project:
+            states[labels.get("com.docker.compose.service", "")] = item.get("State", "")
+    return states
+
+
+def _last_line(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else "(no output)"
