@@ -14,11 +14,13 @@ from typing import Any
 import kubernetes_validate
 import pytest
 import yaml
+from click.testing import CliRunner
 
 from labgen.classroom.create import plan_class
 from labgen.classroom.info import open_class
 from labgen.classroom.kubernetes import manifest_files, write_manifests
 from labgen.classroom.spec import parse_class
+from labgen.cli import cli
 from labgen.errors import UsageError
 from labgen.kube import manifests as m
 from labgen.render.write import write_lab
@@ -252,3 +254,22 @@ def test_executable_lab_files_stay_executable() -> None:
     modes = {item["path"]: item["mode"] for item in volume["secret"]["items"]}
     assert modes["provision/node.sh"] == 0o555
     assert modes["docker-compose.yml"] == 0o444
+
+
+def test_the_commands_give_one_line_errors(tmp_path: Path) -> None:
+    folder = hosted_class(tmp_path, {})
+    out = tmp_path / "manifests"
+    runner = CliRunner()
+    first = runner.invoke(cli, ["class", "manifests", str(folder), "--out", str(out)])
+    assert first.exit_code == 0, first.output
+    assert "apply with `kubectl apply -k" in first.output
+    again = runner.invoke(cli, ["class", "manifests", str(folder), "--out", str(out)])
+    assert again.exit_code == 2
+    assert again.output.strip().count("\n") == 0, again.output
+    assert "already exists; pass --force" in again.output
+    runtime = runner.invoke(cli, ["class", "up", str(folder), "--runtime", "x=y"])
+    assert runtime.exit_code == 2
+    assert runtime.output.strip() == (
+        "labgen: error: --runtime: for a Docker server; on Kubernetes, name a RuntimeClass "
+        "in hosted.kubernetes.runtime_class"
+    )

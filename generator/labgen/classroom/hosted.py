@@ -15,8 +15,9 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, TextIO
+from typing import Literal, Protocol, TextIO, TypeVar
 
+from labgen.backends.base import HostStatus, Progress
 from labgen.classroom.labbox import LabBox, Limits, Runtime, Seat
 from labgen.errors import LabgenError, UsageError
 from labgen.lab import Lab, open_lab
@@ -25,6 +26,27 @@ from labgen.render.write import write_lab
 from labgen.spec.model import LabSpec
 
 Action = Literal["up", "status", "down"]
+
+
+class SeatLike(Protocol):
+    @property
+    def student(self) -> str: ...
+    @property
+    def ssh_port(self) -> int: ...
+
+
+class HostedBox(Protocol):
+    """A student's box, on the server's Docker Engine (LabBox) or as a pod (PodBox)."""
+
+    @property
+    def seat(self) -> SeatLike: ...
+    def up(self, progress: Progress) -> None: ...
+    def box_state(self) -> str: ...
+    def status(self) -> list[HostStatus]: ...
+    def down(self, progress: Progress) -> None: ...
+
+
+B = TypeVar("B", bound=HostedBox)
 
 
 @dataclass(frozen=True)
@@ -93,7 +115,7 @@ def class_boxes(
     return make_boxes(open_lab(folder / "lab"), seats, limits, runtime)
 
 
-def pick(boxes: Sequence[LabBox], students: Sequence[str] | None) -> list[LabBox]:
+def pick(boxes: Sequence[B], students: Sequence[str] | None) -> list[B]:
     """The boxes of the named students (all when none are named); an unknown name is an error."""
     if not students:
         return list(boxes)
@@ -107,20 +129,20 @@ def pick(boxes: Sequence[LabBox], students: Sequence[str] | None) -> list[LabBox
 
 
 def run_class(
-    boxes: Sequence[LabBox], action: Action, jobs: int, out: TextIO = sys.stderr
+    boxes: Sequence[HostedBox], action: Action, jobs: int, out: TextIO = sys.stderr
 ) -> list[Outcome]:
     """Do `action` for every box, `jobs` at a time; returns one outcome per box, in order."""
     if jobs < 1:
         raise UsageError("--jobs: must be at least 1")
     width = max([len("student"), *(len(box.seat.student) for box in boxes)])
     board = Board(out, width)
-    work: Callable[[LabBox, Board], tuple[bool, str]] = {
+    work: Callable[[HostedBox, Board], tuple[bool, str]] = {
         "up": _up,
         "status": _status,
         "down": _down,
     }[action]
 
-    def one(box: LabBox) -> Outcome:
+    def one(box: HostedBox) -> Outcome:
         start = time.monotonic()
         try:
             ok, detail = work(box, board)
@@ -135,17 +157,17 @@ def run_class(
     return outcomes
 
 
-def _up(box: LabBox, board: Board) -> tuple[bool, str]:
+def _up(box: HostedBox, board: Board) -> tuple[bool, str]:
     box.up(lambda message: board.line(box.seat.student, message))
     return True, f"up, ssh port {box.seat.ssh_port}"
 
 
-def _down(box: LabBox, board: Board) -> tuple[bool, str]:
+def _down(box: HostedBox, board: Board) -> tuple[bool, str]:
     box.down(lambda message: board.line(box.seat.student, message))
     return True, "removed"
 
 
-def _status(box: LabBox, board: Board) -> tuple[bool, str]:
+def _status(box: HostedBox, board: Board) -> tuple[bool, str]:
     state = box.box_state()
     if state != "running":
         return False, f"box {state}"

@@ -59,6 +59,11 @@ def hosted_boxes(info: ClassInfo, runtime: Runtime | None = None) -> list[LabBox
 
 
 def hosted_backends(info: ClassInfo) -> Callable[[str], Backend]:
-    """Each hosted student's lab as a Backend: their lab box."""
+    """Each hosted student's lab as a Backend: their lab box, or their pod on Kubernetes."""
+    if info.classroom.hosted.platform == "kubernetes":
+        from labgen.classroom.kubernetes import pod_boxes  # it builds on this module
+
+        pods = {box.seat.student: box for box in pod_boxes(info)[2]}
+        return pods.__getitem__
     boxes = {box.seat.student: box for box in hosted_boxes(info)}
     return boxes.__getitem__

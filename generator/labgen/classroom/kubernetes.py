@@ -7,8 +7,8 @@ from __future__ import annotations
 import os
 from pathlib import Path, PurePosixPath
 
-from labgen.backends.pod import Kubectl, PodBox
-from labgen.classroom.hosted import read_seats
+from labgen.backends.pod import Kubectl, PodBox, apply_class, delete_class, run_with_stdin
+from labgen.classroom.hosted import Action, pick, read_seats, run_class
 from labgen.classroom.info import ClassInfo
 from labgen.classroom.labbox import box_override
 from labgen.commands import write_folder
@@ -94,3 +94,16 @@ def pod_boxes(info: ClassInfo) -> tuple[Kubectl, ClassCluster, list[PodBox]]:
     cluster = class_cluster(info, lab)
     kubectl = kubectl_for(cluster, info)
     return kubectl, cluster, [PodBox(kubectl, cluster, seat, lab.spec) for seat in pod_seats(info)]
+
+
+def run_pods(info: ClassInfo, action: Action, jobs: int, students: list[str] | None) -> bool:
+    """`class up|status|down` on Kubernetes: the class's own objects first (up) or last
+    (down of the whole class), each chosen student's pod in between. True when all went well."""
+    kubectl, cluster, boxes = pod_boxes(info)
+    chosen = pick(boxes, students)
+    if action == "up":
+        apply_class(kubectl, cluster, len(boxes), run_with_stdin)
+    ok = all(outcome.ok for outcome in run_class(chosen, action, jobs))
+    if action == "down" and ok and len(chosen) == len(boxes):
+        delete_class(kubectl, cluster, run_with_stdin)
+    return ok
