@@ -18,7 +18,6 @@ from the pod. SSH goes to 127.0.0.1 inside the sandbox's network namespace.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import subprocess
@@ -29,22 +28,19 @@ from typing import Any
 
 import pytest
 import yaml
-from e2e_support import MIRROR, RUNTIME, SOLVE_STATUSES
+from e2e_support import MIRROR, RUNTIME, SOLVE_STATUSES, labgen
 from pod_to_docker import MachineExtras, docker_run
 from test_class_hosted import BOB_FAILS, StudentShell, docker, failing
 
 from helpers import REPO_ROOT, tool_or_skip
 from labgen.backends.base import ExecResult
 from labgen.backends.compose import runtime_override
-from labgen.backends.pod import apply_class, delete_class
 from labgen.check import runner
 from labgen.classroom.create import plan_class
-from labgen.classroom.hosted import run_class
 from labgen.classroom.info import open_class
 from labgen.classroom.kubernetes import manifest_files, pod_boxes
 from labgen.classroom.labbox import Seat
 from labgen.classroom.spec import parse_class
-from labgen.classroom.workshop import check_class, report_class_folder
 from labgen.lab import open_lab
 from labgen.render.write import write_lab
 from labgen.steps.scenario import load_scenario
@@ -249,17 +245,22 @@ def standin_kubectl(
 def test_up_check_down_through_a_kubectl_standin(
     standin_kubectl: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """`labgen class up|check|status|down` on a kubernetes class, with `kubectl` on PATH
+    being the stand-in."""
     class_dir = make_class(tmp_path, ["alice", "bob"])
     override = tmp_path / "compose.runtime.yml"
     override.write_text(runtime_override(open_lab(class_dir / "lab"), RUNTIME))
     monkeypatch.setenv("LABGEN_STANDIN_LAB_OVERRIDE", str(override))
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return labgen(dict(os.environ), "class", *args, str(class_dir), cwd=tmp_path)
+
     info = open_class(class_dir)
-    kubectl, cluster, boxes = pod_boxes(info)
-    alice, bob = boxes
+    _, _, (alice, bob) = pod_boxes(info)
     try:
-        apply_class(kubectl, cluster, len(boxes), alice.run)
-        outcomes = run_class(boxes, "up", jobs=2, out=io.StringIO())
-        assert [o.ok for o in outcomes] == [True, True], outcomes
+        up = cli("up", "--jobs", "2")
+        assert up.returncode == 0, up.stderr
+        assert "every node's engine answers" in up.stderr
         # alice works through the tutorial (through kubectl exec), bob through its first half.
         scenario = load_scenario(info.lab)
         solved = runner.solve(alice, scenario, "alice", 180, lambda *_: None, lambda _: None)
@@ -271,29 +272,25 @@ def test_up_check_down_through_a_kubectl_standin(
         # A pod that goes away comes back on its claim: up again, bob's work survives.
         docker("rm", "--force", bob.pod)
         assert bob.box_state() == "not created"
-        outcomes = run_class(boxes, "up", jobs=2, out=io.StringIO())
-        assert [o.ok for o in outcomes] == [True, True], outcomes
+        up = cli("up", "--jobs", "2")
+        assert up.returncode == 0, up.stderr
 
         # class check grades through kubectl exec, and the report shows the matrix.
-        assert check_class(
-            info,
-            jobs=2,
-            students=None,
-            timeout=60,
-            backend_for={b.seat.student: b for b in boxes}.__getitem__,
-        )
-        report_class_folder(info, None, None)
+        check = cli("check", "--jobs", "2")
+        assert check.returncode == 0, check.stderr
+        assert cli("report").returncode == 0
         matrix = json.loads((class_dir / "report.json").read_text(encoding="utf-8"))
         not_done = {
             row["id"]: {goal for goal, cell in row["goals"].items() if cell["state"] != "done"}
             for row in matrix["students"]
         }
         assert not_done == {"alice": set(), "bob": {goal for goal, _ in BOB_FAILS}}
-        assert all(o.ok for o in run_class(boxes, "status", jobs=2, out=io.StringIO()))
+        status = cli("status")
+        assert status.returncode == 0, status.stderr
 
         # down deletes by label: no container, volume or object of the class is left.
-        assert all(o.ok for o in run_class(boxes, "down", jobs=2, out=io.StringIO()))
-        delete_class(kubectl, cluster, alice.run)
+        down = cli("down")
+        assert down.returncode == 0, down.stderr
         label = f"label=labgen.class={CLASS}"
         assert docker("ps", "--all", "--quiet", "--filter", label) == ""
         assert docker("volume", "ls", "--quiet", "--filter", label) == ""
