@@ -44,7 +44,7 @@ cleanup() {
 trap cleanup EXIT
 
 cp -r "$here/templates/labbox/." "$ctx"
-mkdir -p "$ctx/rootfs/usr/libexec/docker/cli-plugins" "$ctx/rootfs/opt/labbox/images"
+mkdir -p "$ctx/rootfs/usr/libexec/docker/cli-plugins" "$ctx/rootfs/opt/labbox/images" "$ctx/rootfs/etc/labbox/runtimes"
 cp "$(readlink -f "$plugin")" "$ctx/rootfs/usr/libexec/docker/cli-plugins/docker-compose"
 # The box's engine loads the node image at its first start.
 docker save -o "$ctx/rootfs/opt/labbox/images/node.tar" "labgen/node:$suite"

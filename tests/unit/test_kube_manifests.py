@@ -41,7 +41,10 @@ CLUSTER = m.ClassCluster(
         m.LabFile(".labgen/compose.labbox.yml", "services: {}\n"),
     ),
 )
-SEATS = (m.PodSeat("alice", 30001, "alice-password"), m.PodSeat("bob", 30002, "bob-password"))
+SEATS = (
+    m.PodSeat("alice", 30001, "alice:alice-password\n"),
+    m.PodSeat("bob", 30002, "bob:bob-password\n"),
+)
 
 
 def folder_text(files: list[m.ManifestFile]) -> str:

@@ -25,7 +25,7 @@ CLUSTER = m.ClassCluster(
     lab_gateway="192.168.56.1",
     lab_files=(m.LabFile("docker-compose.yml", "services: {}\n"),),
 )
-SEAT = m.PodSeat("alice", 30001, "s3cret-alice")
+SEAT = m.PodSeat("alice", 30001, "alice:s3cret-alice\n")
 RUNNING = json.dumps(
     {"status": {"phase": "Running", "containerStatuses": [{"state": {"running": {}}}]}}
 )

@@ -64,7 +64,7 @@ def class_cluster(info: ClassInfo, lab: Lab) -> ClassCluster:
 
 def pod_seats(info: ClassInfo) -> list[PodSeat]:
     seats = read_seats(info.folder / "secrets" / "credentials.csv", info.name)
-    return [PodSeat(seat.student, seat.ssh_port, seat.password) for seat in seats]
+    return [PodSeat(s.student, s.ssh_port, f"{s.student}:{s.password}\n") for s in seats]
 
 
 def manifest_files(info: ClassInfo) -> list[PlannedFile]:

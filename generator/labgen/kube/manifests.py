@@ -65,11 +65,11 @@ class ClassCluster:
 
 @dataclass(frozen=True)
 class PodSeat:
-    """One student's pod: who logs in, on which port, with which password."""
+    """One student's pod: who logs in, on which port, and their account."""
 
     student: str
     ssh_port: int
-    password: str
+    account: str  # "STUDENT:PASSWORD\n", the file the box's boot script gives to chpasswd
 
 
 @dataclass(frozen=True)
@@ -225,7 +225,7 @@ def lab_secret(c: ClassCluster) -> Obj:
 
 # ---------------------------------------------------------------- a student's objects
 def account_secret(c: ClassCluster, seat: PodSeat) -> Obj:
-    """USER:PASSWORD, the file the box's boot script gives to chpasswd."""
+    """The student's account, mounted as a file at /etc/labbox/student."""
     return {
         "apiVersion": "v1",
         "kind": "Secret",
@@ -233,7 +233,7 @@ def account_secret(c: ClassCluster, seat: PodSeat) -> Obj:
             object_name(c.name, seat.student), c.namespace, student_labels(c.name, seat.student)
         ),
         "type": "Opaque",
-        "stringData": {"student": f"{seat.student}:{seat.password}\n"},
+        "stringData": {"student": seat.account},
     }
 
 
