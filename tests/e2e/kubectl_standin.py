@@ -11,6 +11,7 @@ check and down runs end to end against real boxes:
 - `get pod POD --output json`: the container's state as a pod status (Running, Pending,
   Failed), Ready from the pod's readiness probe run in the box.
 - `exec --stdin POD --container C -- CMD...`: `docker exec -i POD CMD...`.
+- `get statefulset --selector SEL --output json`: the kept ones with those labels.
 - `logs POD --container C --tail N`: `docker logs`.
 - `delete KINDS --selector SEL ...`: removes the kept objects with those labels, and
   for statefulsets and persistentvolumeclaims the pods' containers and volumes.
@@ -183,6 +184,14 @@ def main(argv: list[str]) -> None:
         apply(namespace)
     elif verb == "get" and args[0] == "pod" and args[2:] == ["--output", "json"]:
         get_pod(namespace, args[1])
+    elif verb == "get" and args[0] == "statefulset" and args[1] == "--selector":
+        wanted = dict(pair.split("=", 1) for pair in args[2].split(","))
+        items = [
+            o
+            for o in kept("StatefulSet", namespace)
+            if wanted.items() <= o["metadata"].get("labels", {}).items()
+        ]
+        print(json.dumps({"kind": "List", "items": items}))
     elif verb == "exec" and args[0] == "--stdin" and args[2] == "--container" and args[4] == "--":
         if docker("container", "inspect", args[1], check=False).returncode != 0:
             fail(f'Error from server (NotFound): pods "{args[1]}" not found')

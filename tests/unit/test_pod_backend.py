@@ -13,7 +13,14 @@ import pytest
 import yaml
 
 from labgen.backends.base import ExecResult
-from labgen.backends.pod import Kubectl, PodBox, apply_class, delete_class, pod_state
+from labgen.backends.pod import (
+    Kubectl,
+    PodBox,
+    apply_class,
+    delete_class,
+    labelled_students,
+    pod_state,
+)
 from labgen.errors import LabgenError
 from labgen.kube import manifests as m
 from labgen.spec.model import LabSpec
@@ -61,6 +68,10 @@ def test_every_argv() -> None:
     assert kubectl.exec("labgen-ws-alice-0", ["sh"]) == [
         *base,
         *("exec", "--stdin", "labgen-ws-alice-0", "--container", "box", "--", "sh"),
+    ]
+    assert kubectl.statefulsets("ws") == [
+        *base,
+        *("get", "statefulset", "--selector", "labgen.class=ws", "--output", "json"),
     ]
     assert kubectl.logs("p-0") == [*base, "logs", "p-0", "--container", "box", "--tail", "5"]
     assert kubectl.delete("statefulset", "a=b") == [
@@ -189,3 +200,14 @@ def test_pod_states() -> None:
     }
     assert pod_state(json.dumps(creating)) == "pending (ContainerCreating)"
     assert pod_state(json.dumps({"status": {"phase": "Pending"}})) == "pending"
+
+
+def test_students_with_pods_are_read_from_their_labels() -> None:
+    listed = {
+        "items": [
+            {"metadata": {"labels": {"labgen.class": "ws", "labgen.student": "alice"}}},
+            {"metadata": {"labels": {"labgen.class": "ws", "labgen.student": "zed"}}},
+        ]
+    }
+    run = ScriptedKubectl([(("get", "statefulset"), ok(json.dumps(listed)))])
+    assert labelled_students(Kubectl("labgen-ws"), "ws", run) == {"alice", "zed"}

@@ -90,6 +90,12 @@ class Kubectl:
         """`command` in the box container, its stdin passed through."""
         return self._argv("exec", "--stdin", pod, "--container", BOX_CONTAINER, "--", *command)
 
+    def statefulsets(self, class_name: str) -> list[str]:
+        """The class's StatefulSets (one per student's pod), as JSON."""
+        return self._argv(
+            "get", "statefulset", "--selector", f"{CLASS_LABEL}={class_name}", "--output", "json"
+        )
+
     def logs(self, pod: str) -> list[str]:
         return self._argv("logs", pod, "--container", BOX_CONTAINER, "--tail", "5")
 
@@ -128,6 +134,17 @@ def delete_class(kubectl: Kubectl, cluster: ClassCluster, run: Runner) -> None:
             raise LabgenError(
                 f"kubectl delete (class {cluster.name}) failed: {_last_line(done.output)}"
             )
+
+
+def labelled_students(kubectl: Kubectl, class_name: str, run: Runner) -> set[str]:
+    """Every student who has a pod (a StatefulSet) of the class, on the roster or not."""
+    done = run(kubectl.statefulsets(class_name), 60, "")
+    if done.exit_code != 0:
+        raise LabgenError(
+            f"kubectl get statefulset (class {class_name}) failed: {_last_line(done.output)}"
+        )
+    items = json.loads(done.stdout).get("items", [])
+    return {item["metadata"]["labels"][STUDENT_LABEL] for item in items}
 
 
 class PodBox:
