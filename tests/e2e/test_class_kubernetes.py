@@ -35,14 +35,12 @@ from test_class_hosted import BOB_FAILS, StudentShell, docker, failing
 from helpers import REPO_ROOT, tool_or_skip
 from labgen.backends.base import ExecResult
 from labgen.backends.compose import runtime_override
+from labgen.backends.pod import PodBox
 from labgen.check import runner
-from labgen.classroom.create import plan_class
-from labgen.classroom.info import open_class
-from labgen.classroom.kubernetes import manifest_files, pod_boxes
-from labgen.classroom.labbox import Seat
-from labgen.classroom.spec import parse_class
+from labgen.classroom.boxes import box_for, box_spec
+from labgen.classroom.kubernetes import write_manifests
+from labgen.classroom.model import Class, Seat, open_class
 from labgen.lab import open_lab
-from labgen.render.write import write_lab
 from labgen.steps.scenario import load_scenario
 
 pytestmark = pytest.mark.e2e
@@ -58,8 +56,8 @@ def labbox_image(engine: dict[str, str]) -> dict[str, str]:
 
 
 def make_class(tmp_path: Path, students: list[str]) -> Path:
-    """A class folder whose pods pull labgen/labbox:SUITE (the registry 'labgen': the
-    sandbox engine's own image)."""
+    """`labgen class create` of a kubernetes class whose pods pull labgen/labbox:SUITE (the
+    registry 'labgen': the sandbox engine's own image)."""
     raw = {
         "name": CLASS,
         "delivery": "hosted",
@@ -72,10 +70,18 @@ def make_class(tmp_path: Path, students: list[str]) -> Path:
             "kubernetes": {"registry": "labgen"},
         },
     }
-    classroom, _ = parse_class(raw, tmp_path)
+    spec = tmp_path / "class-spec.yaml"
+    spec.write_text(json.dumps(raw), encoding="utf-8")
     folder = tmp_path / "class"
-    write_lab(plan_class(classroom, os.urandom(32).hex()), folder, force=False)
+    done = labgen(
+        dict(os.environ), "class", "create", str(spec), "--out", str(folder), cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr
     return folder
+
+
+def seat(cls: Class, student: str) -> Seat:
+    return next(s for s in cls.seats if s.student == student)
 
 
 def extras(class_dir: Path, tmp_path: Path) -> MachineExtras:
@@ -150,11 +156,14 @@ def test_the_pods_container_runs_the_lab(
 ) -> None:
     tool_or_skip("sshpass")
     class_dir = make_class(tmp_path, ["alice", "bob"])
+    cls = open_class(class_dir)
+    out = tmp_path / "manifests"
+    write_manifests(cls, [box_spec(cls, s) for s in cls.seats], out, force=False)
     objects: list[dict[str, Any]] = [
         doc
-        for f in manifest_files(open_class(class_dir))
-        if f.path.suffix == ".yaml"
-        for doc in yaml.safe_load_all(f.content)
+        for path in sorted(out.rglob("*.yaml"))
+        if path.name != "kustomization.yaml"
+        for doc in yaml.safe_load_all(path.read_text(encoding="utf-8"))
         if doc.get("kind") in ("Secret", "Service", "StatefulSet")
     ]
     secrets = {o["metadata"]["name"]: o for o in objects if o["kind"] == "Secret"}
@@ -194,16 +203,17 @@ def test_the_pods_container_runs_the_lab(
         limited = [line for line in cgroups.splitlines() if ":memory:" in line]
         assert limited and all(box_id in line for line in limited), cgroups
         # The account came from the Secret, as a file: alice's password opens, bob's not.
-        seat = Seat(CLASS, "alice", 30201, _password(class_dir, "alice"))
-        assert StudentShell(seat).login("true").exit_code == 0
-        assert StudentShell(seat, _password(class_dir, "bob")).login("true").exit_code != 0
+        alice = seat(cls, "alice")
+        assert alice.ssh_port == 30201
+        assert StudentShell(alice).login("true").exit_code == 0
+        assert StudentShell(alice, seat(cls, "bob").password).login("true").exit_code != 0
         # Not on the box's command line nor in its environment.
-        assert seat.password not in docker("inspect", pod)
+        assert alice.password not in docker("inspect", pod)
 
         # alice: the whole tutorial over SSH through the NodePort, judged by the checker.
         scenario = load_scenario(lab.spec)
         solved = runner.solve(
-            StudentShell(seat), scenario, "alice", 180, lambda *_: None, lambda _: None
+            StudentShell(alice), scenario, "alice", 180, lambda *_: None, lambda _: None
         )
         assert solved.ok, [(r.id, r.host, r.status, r.excerpt) for r in solved.results]
         assert {
@@ -215,14 +225,6 @@ def test_the_pods_container_runs_the_lab(
         assert "nginx" in box.exec("client", catalog, 30).stdout
     finally:
         remove_class_leftovers()
-
-
-def _password(class_dir: Path, student: str) -> str:
-    for line in (class_dir / "secrets" / "credentials.csv").read_text().splitlines()[1:]:
-        ident, _, password = line.split(",", 2)
-        if ident == student:
-            return password
-    raise AssertionError(student)
 
 
 @pytest.fixture
@@ -255,14 +257,15 @@ def test_up_check_down_through_a_kubectl_standin(
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
         return labgen(dict(os.environ), "class", *args, str(class_dir), cwd=tmp_path)
 
-    info = open_class(class_dir)
-    _, _, (alice, bob) = pod_boxes(info)
+    cls = open_class(class_dir)
+    alice, bob = (box_for(cls, s) for s in cls.seats)
+    assert isinstance(alice, PodBox) and isinstance(bob, PodBox)
     try:
         up = cli("up", "--jobs", "2")
         assert up.returncode == 0, up.stderr
         assert "every node's engine answers" in up.stderr
         # alice works through the tutorial (through kubectl exec), bob through its first half.
-        scenario = load_scenario(info.lab)
+        scenario = load_scenario(cls.lab)
         solved = runner.solve(alice, scenario, "alice", 180, lambda *_: None, lambda _: None)
         assert solved.ok, [(r.id, r.host, r.status, r.excerpt) for r in solved.results]
         for step in scenario.steps[:5]:
@@ -271,7 +274,7 @@ def test_up_check_down_through_a_kubectl_standin(
 
         # A pod that goes away comes back on its claim: up again, bob's work survives.
         docker("rm", "--force", bob.pod)
-        assert bob.box_state() == "not created"
+        assert bob.state() == "not created"
         up = cli("up", "--jobs", "2")
         assert up.returncode == 0, up.stderr
 

@@ -16,9 +16,10 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from labgen.classroom.boxes import box_spec
 from labgen.classroom.create import plan_class
-from labgen.classroom.info import open_class
-from labgen.classroom.kubernetes import manifest_files, write_manifests
+from labgen.classroom.kubernetes import write_manifests
+from labgen.classroom.model import open_class
 from labgen.classroom.spec import parse_class
 from labgen.cli import cli
 from labgen.errors import UsageError
@@ -102,6 +103,21 @@ def hosted_class(tmp_path: Path, kubernetes: dict[str, Any], **hosted: Any) -> P
     return folder
 
 
+def write_class_manifests(folder: Path, out: Path, force: bool = False) -> str:
+    """What `labgen class manifests` does for the class folder."""
+    cls = open_class(folder)
+    return write_manifests(cls, [box_spec(cls, seat) for seat in cls.seats], out, force)
+
+
+def folder_objects(out: Path) -> list[dict[str, Any]]:
+    return [
+        doc
+        for path in sorted(out.rglob("*.yaml"))
+        if path.name != "kustomization.yaml"
+        for doc in yaml.safe_load_all(path.read_text(encoding="utf-8"))
+    ]
+
+
 VARIANTS = {
     "defaults": {},
     "loadbalancer, kata, storage class": {
@@ -121,8 +137,8 @@ VARIANTS = {
 def test_a_real_class_is_valid_strictly(tmp_path: Path, variant: str, version: str) -> None:
     """Every object of a part-2 class (its whole lab in the lab Secret) validates."""
     folder = hosted_class(tmp_path, VARIANTS[variant], memory="2G", cpus=1.5)
-    files = manifest_files(open_class(folder))
-    objects = documents([m.ManifestFile(str(f.path), f.content) for f in files])
+    write_class_manifests(folder, tmp_path / "manifests")
+    objects = folder_objects(tmp_path / "manifests")
     kinds = sorted(o["kind"] for o in objects)
     assert kinds == sorted(
         ["Namespace", "ResourceQuota", "LimitRange", "NetworkPolicy", "NetworkPolicy", "Secret"]
@@ -143,7 +159,7 @@ def test_strict_validation_catches_an_unknown_field(version: str) -> None:
 def test_the_folder_lists_every_file_and_keeps_secrets_out_of_git(tmp_path: Path) -> None:
     folder = hosted_class(tmp_path, {})
     out = tmp_path / "manifests"
-    write_manifests(open_class(folder), out, force=False)
+    write_class_manifests(folder, out)
     kustomization = yaml.safe_load((out / "kustomization.yaml").read_text(encoding="utf-8"))
     yaml_files = sorted(
         p.relative_to(out).as_posix() for p in out.rglob("*.yaml") if p.name != "kustomization.yaml"
@@ -169,10 +185,10 @@ def test_the_folder_lists_every_file_and_keeps_secrets_out_of_git(tmp_path: Path
 def test_the_folder_is_not_overwritten_without_force(tmp_path: Path) -> None:
     folder = hosted_class(tmp_path, {})
     out = tmp_path / "manifests"
-    write_manifests(open_class(folder), out, force=False)
+    write_class_manifests(folder, out)
     with pytest.raises(UsageError, match="already exists; pass --force"):
-        write_manifests(open_class(folder), out, force=False)
-    write_manifests(open_class(folder), out, force=True)
+        write_class_manifests(folder, out)
+    write_class_manifests(folder, out, force=True)
 
 
 def test_a_docker_class_has_no_manifests(tmp_path: Path) -> None:
@@ -180,7 +196,8 @@ def test_a_docker_class_has_no_manifests(tmp_path: Path) -> None:
     classroom, _ = parse_class(raw, tmp_path)
     write_lab(plan_class(classroom, "ab" * 32), tmp_path / "class", force=False)
     with pytest.raises(UsageError, match="not a hosted class on Kubernetes"):
-        manifest_files(open_class(tmp_path / "class"))
+        write_class_manifests(tmp_path / "class", tmp_path / "manifests")
+    assert not (tmp_path / "manifests").exists()
 
 
 def test_the_pod_is_the_docker_box() -> None:
@@ -270,7 +287,8 @@ def test_the_commands_give_one_line_errors(tmp_path: Path) -> None:
     assert again.exit_code == 2
     assert again.output.strip().count("\n") == 0, again.output
     assert "already exists; pass --force" in again.output
-    runtime = runner.invoke(cli, ["class", "up", str(folder), "--runtime", "x=y"])
+    wrapper = f"labgen-runc={folder / 'class.yaml'}"  # an existing file: the option parses
+    runtime = runner.invoke(cli, ["class", "up", str(folder), "--runtime", wrapper])
     assert runtime.exit_code == 2
     assert runtime.output.strip() == (
         "labgen: error: --runtime: for a Docker server; on Kubernetes, name a RuntimeClass "

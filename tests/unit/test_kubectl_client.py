@@ -17,13 +17,13 @@ from pathlib import Path
 
 import pytest
 import yaml
-from test_kube_manifests import hosted_class
+from test_kube_manifests import folder_objects, hosted_class, write_class_manifests
 
 from labgen.backends.pod import Kubectl
-from labgen.classroom.info import open_class
-from labgen.classroom.kubernetes import class_cluster, pod_seats, write_manifests
+from labgen.classroom.boxes import box_spec
+from labgen.classroom.kubernetes import class_cluster, pod_seat
+from labgen.classroom.model import open_class
 from labgen.kube import manifests as m
-from labgen.lab import open_lab
 
 KUBECONFIG = """\
 apiVersion: v1
@@ -67,15 +67,10 @@ def test_kubectls_kustomize_builds_the_folder(
 ) -> None:
     program, env = kubectl
     out = tmp_path / "manifests"
-    write_manifests(open_class(hosted_class(tmp_path, {})), out, force=False)
+    write_class_manifests(hosted_class(tmp_path, {}), out)
     built = isolated([program, "kustomize", str(out)], env)
     assert built.returncode == 0, built.stderr
-    written = [
-        doc
-        for path in sorted(out.rglob("*.yaml"))
-        if path.name != "kustomization.yaml"
-        for doc in yaml.safe_load_all(path.read_text(encoding="utf-8"))
-    ]
+    written = folder_objects(out)
 
     def key(obj: dict[str, object]) -> str:
         return yaml.safe_dump(obj, sort_keys=True)
@@ -87,9 +82,9 @@ def test_kubectl_accepts_every_command_line(
     kubectl: tuple[str, dict[str, str]], tmp_path: Path
 ) -> None:
     program, env = kubectl
-    info = open_class(hosted_class(tmp_path, {}))
-    cluster = class_cluster(info, open_lab(info.folder / "lab"))
-    seat = pod_seats(info)[0]
+    cls = open_class(hosted_class(tmp_path, {}))
+    cluster = class_cluster(cls)
+    seat = pod_seat(box_spec(cls, cls.seats[0]))
     client = Kubectl(cluster.namespace, context="nowhere", program=program)
     pod = m.pod_name(cluster.name, seat.student)
     documents = m.to_yaml([m.account_secret(cluster, seat), *m.student_objects(cluster, seat)])

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from pathlib import Path
 
 import pytest
 import yaml
 
-from labgen.backends.base import ExecResult
+from labgen.backends.base import END, ExecResult, wrap
+from labgen.backends.box import BoxSpec
 from labgen.backends.pod import (
     Kubectl,
     PodBox,
@@ -23,6 +25,8 @@ from labgen.backends.pod import (
 )
 from labgen.errors import LabgenError
 from labgen.kube import manifests as m
+from labgen.render.plan import plan_lab
+from labgen.render.write import write_lab
 from labgen.spec.model import LabSpec
 
 CLUSTER = m.ClassCluster(
@@ -45,8 +49,10 @@ class ScriptedKubectl:
         self.rules = rules
         self.calls: list[tuple[list[str], str]] = []
 
-    def __call__(self, argv: Sequence[str], timeout: float, stdin: str) -> ExecResult:
-        self.calls.append((list(argv), stdin))
+    def __call__(
+        self, argv: Sequence[str], timeout: float, *, stdin: str | None = None
+    ) -> ExecResult:
+        self.calls.append((list(argv), stdin or ""))
         for words, result in self.rules:
             if all(word in argv for word in words):
                 return result
@@ -54,7 +60,18 @@ class ScriptedKubectl:
 
 
 def ok(stdout: str = "") -> ExecResult:
-    return ExecResult(0, stdout, "", 0.0)
+    return ExecResult(0, stdout, f"{END} 0\n", 0.0)
+
+
+@pytest.fixture
+def spec(tmp_path: Path) -> BoxSpec:
+    """alice's box spec, with the default lab rendered."""
+    write_lab(plan_lab(LabSpec(), "compose"), tmp_path / "lab", force=False)
+    return BoxSpec("ws", "alice", 30001, "alice:s3cret-alice\n", tmp_path / "lab")
+
+
+def pod_box(spec: BoxSpec, run: ScriptedKubectl, cluster: m.ClassCluster = CLUSTER) -> PodBox:
+    return PodBox(spec, Kubectl("labgen-ws"), cluster, "lab.example.org", poll=0, run=run)
 
 
 def test_every_argv() -> None:
@@ -83,9 +100,9 @@ def test_every_argv() -> None:
     assert Kubectl("ns").apply() == ["kubectl", "--namespace", "ns", "apply", "--filename", "-"]
 
 
-def test_up_applies_on_stdin_and_waits_for_every_node() -> None:
+def test_up_applies_on_stdin_and_waits_for_every_node(spec: BoxSpec) -> None:
     run = ScriptedKubectl([(("get", "pod"), ok(RUNNING))])
-    box = PodBox(Kubectl("labgen-ws"), CLUSTER, SEAT, LabSpec(), poll=0, run=run)
+    box = pod_box(spec, run)
     lines: list[str] = []
     box.up(lines.append)
     applied, documents = run.calls[0]
@@ -104,12 +121,13 @@ def test_up_applies_on_stdin_and_waits_for_every_node() -> None:
         ["--interactive", "registry-lab-client-1", "sh"],
     ]
     assert all("test -f /run/labgen/provisioned" in stdin for _, stdin in node_calls)
+    assert all("s3cret-alice" not in stdin for _, stdin in node_calls)
     assert lines[-1].startswith("every node's engine answers")
 
 
-def test_exec_sends_the_command_on_stdin() -> None:
+def test_exec_sends_the_command_on_stdin(spec: BoxSpec) -> None:
     run = ScriptedKubectl([])
-    box = PodBox(Kubectl("labgen-ws"), CLUSTER, SEAT, LabSpec(), run=run)
+    box = pod_box(spec, run)
     box.exec("client", "docker login -p secret 192.168.56.101:5000", 30)
     argv, stdin = run.calls[0]
     assert argv == [
@@ -117,10 +135,10 @@ def test_exec_sends_the_command_on_stdin() -> None:
         *("--container", "box", "--", "docker", "exec", "--interactive"),
         *("registry-lab-client-1", "sh"),
     ]
-    assert stdin == "docker login -p secret 192.168.56.101:5000"
+    assert stdin == wrap("docker login -p secret 192.168.56.101:5000")
 
 
-def test_up_stops_on_a_pod_that_cannot_start() -> None:
+def test_up_stops_on_a_pod_that_cannot_start(spec: BoxSpec) -> None:
     pulling = {
         "status": {
             "phase": "Pending",
@@ -128,24 +146,24 @@ def test_up_stops_on_a_pod_that_cannot_start() -> None:
         }
     }
     run = ScriptedKubectl([(("get", "pod"), ok(json.dumps(pulling)))])
-    box = PodBox(Kubectl("labgen-ws"), CLUSTER, SEAT, LabSpec(), poll=0, run=run)
+    box = pod_box(spec, run)
     with pytest.raises(
         LabgenError, match=r"alice: pod labgen-ws-alice-0 is failed \(ImagePullBackOff\)"
     ):
         box.up(lambda _: None)
 
 
-def test_a_failed_lab_in_the_box_is_reported() -> None:
+def test_a_failed_lab_in_the_box_is_reported(spec: BoxSpec) -> None:
     failed = ExecResult(3, "docker compose up failed: no space left on device\n", "", 0.0)
-    run = ScriptedKubectl([(("get", "pod"), ok(RUNNING)), (("--", "sh"), failed)])
-    box = PodBox(Kubectl("labgen-ws"), CLUSTER, SEAT, LabSpec(), poll=0, run=run)
+    run = ScriptedKubectl([(("get", "pod"), ok(RUNNING)), (("--", "sh", "-s"), failed)])
+    box = pod_box(spec, run)
     with pytest.raises(LabgenError, match="alice: docker compose up failed: no space left"):
         box.up(lambda _: None)
 
 
-def test_down_deletes_by_label() -> None:
+def test_down_deletes_by_label(spec: BoxSpec) -> None:
     run = ScriptedKubectl([])
-    PodBox(Kubectl("labgen-ws"), CLUSTER, SEAT, LabSpec(), run=run).down(lambda _: None)
+    pod_box(spec, run).down(lambda _: None)
     assert run.calls == [
         (
             [
@@ -180,13 +198,13 @@ def test_the_class_is_applied_first_and_deleted_last() -> None:
     assert all(argv[argv.index("--selector") + 1] == "labgen.class=ws" for argv, _ in run.calls)
 
 
-def test_a_missing_pod_is_not_created() -> None:
+def test_a_missing_pod_is_not_created(spec: BoxSpec) -> None:
     missing = ExecResult(
         1, "", 'Error from server (NotFound): pods "labgen-ws-alice-0" not found', 0
     )
     run = ScriptedKubectl([(("get", "pod"), missing)])
-    box = PodBox(Kubectl("labgen-ws"), CLUSTER, SEAT, LabSpec(), run=run)
-    assert box.box_state() == "not created"
+    box = pod_box(spec, run)
+    assert box.state() == "not created"
     assert [s.state for s in box.status()] == ["not created", "not created"]
 
 

@@ -7,37 +7,45 @@ to `kubectl apply` on stdin and commands to the box's shell on stdin too, so nei
 password nor a step's text ever shows on a command line.
 
 The pod runs the same box as on Docker (`labgen.kube.manifests`): the checker reaches a
-lab host as `kubectl exec POD -c box -- docker exec NODE sh`.
+lab host as `kubectl exec --stdin POD -c box -- docker exec -i NODE sh`, the command on
+stdin, wrapped so that a way in that failed is told from a command that failed.
 """
 
 from __future__ import annotations
 
 import json
-import subprocess
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
-from labgen.backends.base import ExecResult, HostStatus, Progress, host_statuses, ready_command
+from labgen.backends.base import (
+    ExecResult,
+    HostStatus,
+    Progress,
+    host_statuses,
+    ready_command,
+    run_process,
+    unwrap,
+    wrap,
+)
+from labgen.backends.box import CLASS_LABEL, STUDENT_LABEL, BoxSpec
+from labgen.backends.labbox import BOX_READY, COMPOSE_UP, node_states
 from labgen.errors import LabgenError
 from labgen.kube.manifests import (
     BOX_CONTAINER,
-    CLASS_LABEL,
-    READY_FILE,
-    STUDENT_LABEL,
     ClassCluster,
     PodSeat,
     account_secret,
     class_objects,
     lab_secret,
+    object_name,
     pod_name,
     student_objects,
     to_yaml,
 )
-from labgen.spec.model import LabSpec
+from labgen.lab import open_lab
 
-# A command, how long it may take, and what it reads on stdin.
-Runner = Callable[[Sequence[str], float, str], ExecResult]
 # What kubectl deletes for a student, and for the class once its students are gone.
 STUDENT_KINDS = "statefulset,service,secret,persistentvolumeclaim"
 CLASS_KINDS = "networkpolicy,resourcequota,limitrange,secret"
@@ -45,26 +53,12 @@ CLASS_KINDS = "networkpolicy,resourcequota,limitrange,secret"
 GIVE_UP = ("CrashLoopBackOff", "ImagePullBackOff", "InvalidImageName", "CreateContainerConfigError")
 
 
-def run_with_stdin(argv: Sequence[str], timeout: float, stdin: str) -> ExecResult:
-    """Run a local process with `stdin` as its input, keeping exit code, stdout and stderr."""
-    start = time.monotonic()
-    try:
-        done = subprocess.run(
-            list(argv),
-            input=stdin,
-            capture_output=True,
-            text=True,
-            errors="replace",
-            timeout=timeout,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        return ExecResult(
-            124, "", f"labgen: timed out after {timeout:g} s", time.monotonic() - start, True
-        )
-    except FileNotFoundError:
-        return ExecResult(127, "", f"{argv[0]}: command not found", time.monotonic() - start)
-    return ExecResult(done.returncode, done.stdout, done.stderr, time.monotonic() - start)
+class Runner(Protocol):
+    """How a command is run (`run_process`; tests script it)."""
+
+    def __call__(
+        self, argv: Sequence[str], timeout: float, *, stdin: str | None = None
+    ) -> ExecResult: ...
 
 
 @dataclass(frozen=True)
@@ -86,15 +80,18 @@ class Kubectl:
     def get_pod(self, pod: str) -> list[str]:
         return self._argv("get", "pod", pod, "--output", "json")
 
-    def exec(self, pod: str, command: Sequence[str]) -> list[str]:
-        """`command` in the box container, its stdin passed through."""
-        return self._argv("exec", "--stdin", pod, "--container", BOX_CONTAINER, "--", *command)
+    def get_service(self, service: str) -> list[str]:
+        return self._argv("get", "service", service, "--output", "json")
 
     def statefulsets(self, class_name: str) -> list[str]:
         """The class's StatefulSets (one per student's pod), as JSON."""
         return self._argv(
             "get", "statefulset", "--selector", f"{CLASS_LABEL}={class_name}", "--output", "json"
         )
+
+    def exec(self, pod: str, command: Sequence[str]) -> list[str]:
+        """`command` in the box container, its stdin passed through."""
+        return self._argv("exec", "--stdin", pod, "--container", BOX_CONTAINER, "--", *command)
 
     def logs(self, pod: str) -> list[str]:
         return self._argv("logs", pod, "--container", BOX_CONTAINER, "--tail", "5")
@@ -120,7 +117,7 @@ def apply_class(kubectl: Kubectl, cluster: ClassCluster, students: int, run: Run
     """What the class's pods need first: the namespace, its quota, limits and network
     policies, and the lab."""
     documents = to_yaml([*class_objects(cluster, students), lab_secret(cluster)])
-    done = run(kubectl.apply(), 120, documents)
+    done = run(kubectl.apply(), 120, stdin=documents)
     if done.exit_code != 0:
         raise LabgenError(f"kubectl apply (class {cluster.name}) failed: {_last_line(done.output)}")
 
@@ -129,7 +126,7 @@ def delete_class(kubectl: Kubectl, cluster: ClassCluster, run: Runner) -> None:
     """The class-wide objects, then the namespace, if labgen made it (its label says so)."""
     labels = selector({CLASS_LABEL: cluster.name})
     for argv in (kubectl.delete(CLASS_KINDS, labels), kubectl.delete("namespace", labels)):
-        done = run(argv, 320, "")
+        done = run(argv, 320)
         if done.exit_code != 0:
             raise LabgenError(
                 f"kubectl delete (class {cluster.name}) failed: {_last_line(done.output)}"
@@ -138,7 +135,7 @@ def delete_class(kubectl: Kubectl, cluster: ClassCluster, run: Runner) -> None:
 
 def labelled_students(kubectl: Kubectl, class_name: str, run: Runner) -> set[str]:
     """Every student who has a pod (a StatefulSet) of the class, on the roster or not."""
-    done = run(kubectl.statefulsets(class_name), 60, "")
+    done = run(kubectl.statefulsets(class_name), 60)
     if done.exit_code != 0:
         raise LabgenError(
             f"kubectl get statefulset (class {class_name}) failed: {_last_line(done.output)}"
@@ -148,35 +145,40 @@ def labelled_students(kubectl: Kubectl, class_name: str, run: Runner) -> set[str
 
 
 class PodBox:
-    """One student's lab box as a pod: the single-lab Backend interface, through kubectl."""
+    """One student's lab box as a pod: the Box interface, through the teacher's kubectl.
+    `server`: where a NodePort is reached (any node; the class's `hosted.server`)."""
 
     name = "pod"
 
     def __init__(
         self,
+        spec: BoxSpec,
         kubectl: Kubectl,
         cluster: ClassCluster,
-        seat: PodSeat,
-        lab: LabSpec,
+        server: str,
         *,
         ready_timeout: float = 600.0,
         poll: float = 2.0,
-        run: Runner = run_with_stdin,
+        run: Runner = run_process,
     ) -> None:
+        self.spec = spec
         self.kubectl = kubectl
         self.cluster = cluster
-        self.seat = seat
-        self.lab = lab
+        self.server = server
+        self.lab = open_lab(spec.lab).spec
         self.ready_timeout = ready_timeout
         self.poll = poll
         self.run = run
-        self.pod = pod_name(cluster.name, seat.student)
+        self.seat = PodSeat(spec.student, spec.ssh_port, spec.account)
+        self.pod = pod_name(cluster.name, spec.student)
 
-    def _kubectl(self, argv: list[str], timeout: float = 120, stdin: str = "") -> ExecResult:
-        return self.run(argv, timeout, stdin)
+    def _kubectl(
+        self, argv: list[str], timeout: float = 120, stdin: str | None = None
+    ) -> ExecResult:
+        return self.run(argv, timeout, stdin=stdin)
 
-    def box_state(self) -> str:
-        """The pod as kubectl shows it: running, pending (and why), ..., or "not created"."""
+    def state(self) -> str:
+        """The pod as kubectl shows it: running, pending (and why), failed (why), or "not created"."""
         done = self._kubectl(self.kubectl.get_pod(self.pod), 60)
         if done.exit_code != 0:
             if "NotFound" in done.output or "not found" in done.output:
@@ -184,18 +186,35 @@ class PodBox:
             return f"unknown (kubectl: {_last_line(done.output)})"
         return pod_state(done.stdout)
 
+    def address(self) -> tuple[str, int]:
+        """nodeport: the server (any node) and the seat's port; loadbalancer: the Service's
+        address as the cloud gave it; none: the Service inside the cluster."""
+        if self.cluster.ssh == "nodeport":
+            return self.server, self.spec.ssh_port
+        service = object_name(self.cluster.name, self.spec.student)
+        if self.cluster.ssh == "none":
+            return f"{service}.{self.cluster.namespace}.svc", 22
+        done = self._kubectl(self.kubectl.get_service(service), 60)
+        ingress = []
+        if done.exit_code == 0:
+            status = json.loads(done.stdout).get("status", {})
+            ingress = status.get("loadBalancer", {}).get("ingress", [])
+        if not ingress:
+            return "(no load balancer address yet)", self.spec.ssh_port
+        return ingress[0].get("ip") or ingress[0].get("hostname", ""), self.spec.ssh_port
+
     # ------------------------------------------------------------------ up
     def up(self, progress: Progress) -> None:
         """Apply the student's objects (kubectl apply changes only what differs), then wait
         for the pod, the box's lab and every node's engine."""
-        progress(f"applying pod {self.pod} (ssh port {self.seat.ssh_port})")
+        progress(f"applying pod {self.pod} (ssh port {self.spec.ssh_port})")
         documents = to_yaml(
             [account_secret(self.cluster, self.seat), *student_objects(self.cluster, self.seat)]
         )
         done = self._kubectl(self.kubectl.apply(), 120, documents)
         if done.exit_code != 0:
             raise LabgenError(
-                f"{self.seat.student}: kubectl apply failed: {_last_line(done.output)}"
+                f"{self.spec.student}: kubectl apply failed: {_last_line(done.output)}"
             )
         self._wait_ready(progress)
 
@@ -205,12 +224,12 @@ class PodBox:
         waiting = list(ready)
         while True:
             elapsed = time.monotonic() - start
-            state = self.box_state()
+            state = self.state()
             box = None
             if state == "running":
-                box = self._box_shell(_BOX_READY, 30)
+                box = self._box_shell(BOX_READY, 30)
                 if box.exit_code == 3:
-                    raise LabgenError(f"{self.seat.student}: {_last_line(box.output)}")
+                    raise LabgenError(f"{self.spec.student}: {_last_line(box.output)}")
                 if box.exit_code == 0:
                     waiting = [h for h in waiting if self.exec(h, ready[h], 20).exit_code != 0]
                     if not waiting:
@@ -219,11 +238,11 @@ class PodBox:
             elif state.startswith("failed"):
                 logs = self._kubectl(self.kubectl.logs(self.pod), 30).output
                 raise LabgenError(
-                    f"{self.seat.student}: pod {self.pod} is {state} (last log: {_last_line(logs)})"
+                    f"{self.spec.student}: pod {self.pod} is {state} (last log: {_last_line(logs)})"
                 )
             if elapsed > self.ready_timeout:
                 raise LabgenError(
-                    f"{self.seat.student}: the lab was not ready after {elapsed:.0f} s (pod "
+                    f"{self.spec.student}: the lab was not ready after {elapsed:.0f} s (pod "
                     f"{state}); see `kubectl -n {self.kubectl.namespace} describe pod {self.pod}`"
                 )
             if box is not None and box.exit_code == 0:
@@ -232,44 +251,62 @@ class PodBox:
                 progress(f"waiting for the pod ({state}) and its lab")
             time.sleep(self.poll)
 
+    def repair(self, progress: Progress) -> list[str]:
+        """Start again, with `docker compose up -d` in the box, every node that stopped or
+        went missing since the box started its lab. Returns what was repaired."""
+        if self._box_shell(BOX_READY, 30).exit_code != 0:
+            return []  # still starting (or failed): the wait in `up` says which
+        states = self._node_states()
+        broken = [
+            f"{host.name} ({states.get(host.name, 'missing')})"
+            for host in self.lab.hosts
+            if states.get(host.name) != "running"
+        ]
+        if not broken:
+            return []
+        progress(f"repairing {', '.join(broken)}: docker compose up -d in the box")
+        done = self._box_shell(COMPOSE_UP, 300)
+        if done.exit_code != 0:
+            raise LabgenError(
+                f"{self.spec.student}: repairing {', '.join(broken)} failed: "
+                f"{_last_line(done.output)}"
+            )
+        return [f"{item} started again" for item in broken]
+
     # ------------------------------------------------------------------ use
     def node(self, host: str) -> str:
         """The container of `host` inside the box (compose's name: PROJECT-SERVICE-1)."""
         return f"{self.lab.name}-{host}-1"
 
     def _box_shell(self, script: str, timeout: float) -> ExecResult:
-        return self._kubectl(self.kubectl.exec(self.pod, ["sh"]), timeout, script)
+        return self._kubectl(self.kubectl.exec(self.pod, ["sh", "-s"]), timeout, script)
 
     def exec(self, host: str, command: str, timeout: float) -> ExecResult:
         """`command` on a lab host: into the box, then into its node, the text on stdin."""
         argv = self.kubectl.exec(
             self.pod, ["docker", "exec", "--interactive", self.node(host), "sh"]
         )
-        return self._kubectl(argv, timeout, command)
+        ran = self._kubectl(argv, timeout, wrap(command))
+        return unwrap(ran, host, f"kubectl exec (pod {self.pod})")
+
+    def _node_states(self) -> dict[str, str]:
+        listed = self._box_shell("docker ps --all --format '{{json .}}'", 60)
+        return node_states(listed.stdout, self.lab.name) if listed.exit_code == 0 else {}
 
     def status(self) -> list[HostStatus]:
-        states: dict[str, str] = {}
-        if self.box_state() == "running":
-            listed = self._box_shell("docker ps --all --format '{{json .}}'", 60)
-            states = node_states(listed.stdout, self.lab.name)
+        states = self._node_states() if self.state() == "running" else {}
         return host_statuses(self, self.lab.hosts, states)
 
     # ------------------------------------------------------------------ down
     def down(self, progress: Progress) -> None:
         """Delete the student's StatefulSet, Service, Secret and volume claim (their work)."""
         progress(f"deleting pod {self.pod} and what it owns")
-        labels = selector({CLASS_LABEL: self.cluster.name, STUDENT_LABEL: self.seat.student})
+        labels = selector(self.spec.labels)
         done = self._kubectl(self.kubectl.delete(STUDENT_KINDS, labels), 320)
         if done.exit_code != 0:
             raise LabgenError(
-                f"{self.seat.student}: kubectl delete failed: {_last_line(done.output)}"
+                f"{self.spec.student}: kubectl delete failed: {_last_line(done.output)}"
             )
-
-
-_BOX_READY = (
-    f"test -f {READY_FILE} && exit 0; "
-    "test -f /run/labbox/failed && { cat /run/labbox/failed; exit 3; }; exit 1"
-)
 
 
 def pod_state(text: str) -> str:
@@ -283,21 +320,6 @@ def pod_state(text: str) -> str:
         if reason:
             return f"{phase} ({reason})"
     return phase
-
-
-def node_states(text: str, project: str) -> dict[str, str]:
-    """`docker ps --format '{{json .}}'` lines → {service: state} for the lab's project."""
-    states: dict[str, str] = {}
-    for line in text.splitlines():
-        if not line.strip():
-            continue
-        item = json.loads(line)
-        labels = dict(
-            part.split("=", 1) for part in item.get("Labels", "").split(",") if "=" in part
-        )
-        if labels.get("com.docker.compose.project") == project:
-            states[labels.get("com.docker.compose.service", "")] = item.get("State", "")
-    return states
 
 
 def _last_line(text: str) -> str:

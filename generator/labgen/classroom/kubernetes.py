@@ -1,16 +1,25 @@
 """A hosted class on Kubernetes (`hosted.platform: kubernetes`): the class folder turned
 into the plain values the manifests are made from, the kustomize folder of `labgen class
-manifests`, and one `PodBox` per student for up, status, check and down."""
+manifests`, and the class's side of the cluster (its own objects, its students' pods)."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
-from labgen.backends.pod import Kubectl, PodBox, apply_class, delete_class, run_with_stdin
-from labgen.classroom.hosted import Action, pick, read_seats, run_class
-from labgen.classroom.info import ClassInfo
-from labgen.classroom.labbox import box_override
+from labgen.backends.base import run_process
+from labgen.backends.box import BoxSpec
+from labgen.backends.labbox import box_override
+from labgen.backends.pod import (
+    Kubectl,
+    PodBox,
+    Runner,
+    apply_class,
+    delete_class,
+    labelled_students,
+)
+from labgen.classroom.model import CLASS_FILE, Class
 from labgen.commands import write_folder
 from labgen.errors import UsageError
 from labgen.kube.manifests import ClassCluster, LabFile, PodSeat, kustomize_folder
@@ -22,13 +31,8 @@ from labgen.spec import rules
 BOX_LAB_PARTS = ("docker-compose.yml", "node", "provision")
 
 
-def kubernetes_class(info: ClassInfo) -> None:
-    """UsageError unless the class runs on Kubernetes."""
-    if info.delivery != "hosted" or info.classroom.hosted.platform != "kubernetes":
-        raise UsageError(
-            f"{info.folder}: not a hosted class on Kubernetes; set `delivery: hosted` and "
-            "`hosted: {platform: kubernetes, ...}` in its spec and run `labgen class create` again"
-        )
+def on_kubernetes(cls: Class) -> bool:
+    return cls.delivery == "hosted" and cls.hosted.platform == "kubernetes"
 
 
 def lab_files(lab: Lab) -> tuple[LabFile, ...]:
@@ -43,12 +47,14 @@ def lab_files(lab: Lab) -> tuple[LabFile, ...]:
     return tuple(files)
 
 
-def class_cluster(info: ClassInfo, lab: Lab) -> ClassCluster:
-    hosted = info.classroom.hosted
+def class_cluster(cls: Class) -> ClassCluster:
+    """The class-wide values of its objects, from its spec and its lab folder."""
+    hosted = cls.hosted
     kube = hosted.kubernetes
+    lab = open_lab(cls.lab_folder)
     return ClassCluster(
-        name=info.name,
-        namespace=kube.namespace or f"labgen-{info.name}",
+        name=cls.name,
+        namespace=kube.namespace or f"labgen-{cls.name}",
         image=f"{kube.registry}/labbox:{rules.OS_SUITES[lab.spec.os]}",
         lab_gateway=str(lab.spec.gateway),
         lab_files=lab_files(lab),
@@ -62,48 +68,48 @@ def class_cluster(info: ClassInfo, lab: Lab) -> ClassCluster:
     )
 
 
-def pod_seats(info: ClassInfo) -> list[PodSeat]:
-    seats = read_seats(info.folder / "secrets" / "credentials.csv", info.name)
-    return [PodSeat(s.student, s.ssh_port, f"{s.student}:{s.password}\n") for s in seats]
+def pod_seat(spec: BoxSpec) -> PodSeat:
+    return PodSeat(spec.student, spec.ssh_port, spec.account)
 
 
-def manifest_files(info: ClassInfo) -> list[PlannedFile]:
-    """The kustomize folder of the class, as files to write."""
-    kubernetes_class(info)
-    cluster = class_cluster(info, open_lab(info.folder / "lab"))
-    return [
+class ClassOnCluster:
+    """The class's side of the teacher's cluster, through their kubectl."""
+
+    def __init__(self, cls: Class, run: Runner = run_process) -> None:
+        if not on_kubernetes(cls):
+            raise UsageError(
+                f"{cls.folder / CLASS_FILE}: {cls.name} is not a hosted class on Kubernetes; "
+                "set `delivery: hosted` and `hosted: {platform: kubernetes, ...}` in its spec "
+                "and run `labgen class create` again"
+            )
+        self.cls = cls
+        self.cluster = class_cluster(cls)
+        self.kubectl = Kubectl(self.cluster.namespace, cls.hosted.kubernetes.context)
+        self.run = run
+
+    def box(self, spec: BoxSpec) -> PodBox:
+        """A student's box, as a pod; their NodePort is reached at the class's server."""
+        return PodBox(spec, self.kubectl, self.cluster, self.cls.hosted.server or "", run=self.run)
+
+    def prepare(self) -> None:
+        """Before any pod: the namespace, quota, limits, network policies and the lab."""
+        apply_class(self.kubectl, self.cluster, len(self.cls.seats), self.run)
+
+    def students(self) -> set[str]:
+        """Every student with a pod of the class, on the roster or not."""
+        return labelled_students(self.kubectl, self.cls.name, self.run)
+
+    def finish(self) -> None:
+        """After the last pod: the class's own objects and its namespace."""
+        delete_class(self.kubectl, self.cluster, self.run)
+
+
+def write_manifests(cls: Class, specs: Sequence[BoxSpec], out: Path, force: bool) -> str:
+    """The class's kustomize folder (every student's box spec in it), written atomically;
+    refuses to replace a folder without `force`. Returns a summary."""
+    cluster = ClassOnCluster(cls).cluster
+    files = [
         PlannedFile(PurePosixPath(f.path), f.content, private=f.private)
-        for f in kustomize_folder(cluster, pod_seats(info))
+        for f in kustomize_folder(cluster, [pod_seat(spec) for spec in specs])
     ]
-
-
-def write_manifests(info: ClassInfo, out: Path, force: bool) -> str:
-    """Write the folder atomically; refuses to replace one without `force`. Returns a summary."""
-    summary = write_folder(manifest_files(info), out, force=force, dry_run=False)
-    return summary or ""
-
-
-def kubectl_for(cluster: ClassCluster, info: ClassInfo) -> Kubectl:
-    return Kubectl(cluster.namespace, info.classroom.hosted.kubernetes.context)
-
-
-def pod_boxes(info: ClassInfo) -> tuple[Kubectl, ClassCluster, list[PodBox]]:
-    """The class's kubectl, its class-wide values, and every student's box as a pod."""
-    kubernetes_class(info)
-    lab = open_lab(info.folder / "lab")
-    cluster = class_cluster(info, lab)
-    kubectl = kubectl_for(cluster, info)
-    return kubectl, cluster, [PodBox(kubectl, cluster, seat, lab.spec) for seat in pod_seats(info)]
-
-
-def run_pods(info: ClassInfo, action: Action, jobs: int, students: list[str] | None) -> bool:
-    """`class up|status|down` on Kubernetes: the class's own objects first (up) or last
-    (down of the whole class), each chosen student's pod in between. True when all went well."""
-    kubectl, cluster, boxes = pod_boxes(info)
-    chosen = pick(boxes, students)
-    if action == "up":
-        apply_class(kubectl, cluster, len(boxes), run_with_stdin)
-    ok = all(outcome.ok for outcome in run_class(chosen, action, jobs))
-    if action == "down" and ok and len(chosen) == len(boxes):
-        delete_class(kubectl, cluster, run_with_stdin)
-    return ok
+    return write_folder(files, out, force=force, dry_run=False) or ""
