@@ -229,3 +229,15 @@ def test_students_with_pods_are_read_from_their_labels() -> None:
     }
     run = ScriptedKubectl([(("get", "statefulset"), ok(json.dumps(listed)))])
     assert labelled_students(Kubectl("labgen-ws"), "ws", run) == {"alice", "zed"}
+
+
+def test_a_pod_that_cannot_be_entered_is_an_error_not_a_failed_command(spec: BoxSpec) -> None:
+    gone = ExecResult(1, "", 'Error from server (NotFound): pods "labgen-ws-alice-0" not found', 0)
+    failed = ExecResult(1, "", f"@labgen-start\nno such image\n{END} 1\n", 0)
+    for answer, error in ((gone, True), (failed, False)):
+        box = pod_box(spec, ScriptedKubectl([(("exec",), answer)]))
+        result = box.exec("client", "docker pull 192.168.56.101:5000/nginx", 30)
+        assert result.exit_code == 1
+        assert bool(result.error) is error, result
+        if error:
+            assert result.error.startswith("kubectl exec (pod labgen-ws-alice-0) could not run")
