@@ -15,7 +15,6 @@ It is a report: it exits 0 unless a phase fails.
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import statistics
 import subprocess
@@ -25,10 +24,14 @@ import time
 from pathlib import Path
 
 from bench_class import cpu_seconds, idle_memory_mib
+from labgen.backends.box import Runtime
+from labgen.backends.labbox import LabBox
 from labgen.check import runner
-from labgen.classroom.hosted import make_boxes, render_lab, run_class
-from labgen.classroom.labbox import Limits, Runtime, Seat
-from labgen.spec.parse import parse_spec
+from labgen.classroom.boxes import box_spec
+from labgen.classroom.create import plan_class
+from labgen.classroom.model import open_class
+from labgen.classroom.spec import parse_class
+from labgen.render.write import write_lab
 from labgen.steps.scenario import load_scenario
 
 REPO = Path(__file__).resolve().parent.parent
@@ -50,27 +53,33 @@ def main() -> None:
         for step in ("build", "labbox"):
             subprocess.run(["bash", str(sandbox / "images.sh"), step], check=True)
         with tempfile.TemporaryDirectory() as tmp:
-            spec, _ = parse_spec({"mirror": "http://192.168.56.1:5555"})
-            lab = render_lab(spec, Path(tmp) / "lab")
-            scenario = load_scenario(spec)
+            raw = {
+                "name": "bench",
+                "delivery": "hosted",
+                "students": [f"r{run}" for run in range(args.runs)],
+                "lab": {"mirror": "http://192.168.56.1:5555"},
+                "hosted": {"server": "127.0.0.1", "ssh_ports": "2301-2399"},
+            }
+            classroom, _ = parse_class(raw, Path(tmp))
+            write_lab(plan_class(classroom, os.urandom(32).hex()), Path(tmp) / "class", force=False)
+            cls = open_class(Path(tmp) / "class")
+            scenario = load_scenario(cls.lab)
             runtime = Runtime("labgen-runc", sandbox / "labgen-runc")
-            for run in range(args.runs):
-                (box,) = make_boxes(lab, [Seat("bench", f"r{run}", 2300, "pw")], Limits(), runtime)
+            for seat in cls.seats:  # one box at a time
+                box = LabBox(box_spec(cls, seat, runtime))
                 try:
                     start = time.monotonic()
-                    up = run_class([box], "up", 1, out=io.StringIO())
-                    if not up[0].ok:
-                        sys.exit(f"bench: up failed: {up[0].detail}")
+                    box.up(_none)
                     wall = time.monotonic() - start
                     up_cpu = cpu_seconds(box)
-                    solved = runner.solve(box, scenario, "bench", 180, _none, _none)
+                    solved = runner.solve(box, scenario, seat.student, 180, _none, _none)
                     if not solved.ok:
                         sys.exit("bench: the tutorial did not go through in the box")
                     time.sleep(10)
                     working, rss = idle_memory_mib(box)
                     rows.append((wall, up_cpu, cpu_seconds(box) - up_cpu, rss, working))
                 finally:
-                    run_class([box], "down", 1, out=io.StringIO())
+                    box.down(_none)
     finally:
         subprocess.run(["bash", str(sandbox / "engine.sh"), "down"], check=False)
 
