@@ -6,7 +6,7 @@ LABS   := $(patsubst %/lab.yaml,%,$(wildcard labs/*/lab.yaml))
 # labgen's own shell: the sandbox (and its runc wrapper), the scripts, CI.
 SHELL_FILES := $(shell find sandbox scripts -name '*.sh') sandbox/labgen-runc .ci/run
 
-.PHONY: test unit e2e vm lint demo matrix labs golden web bench bench-class bench-lab bench-vm bench-serve clean
+.PHONY: test unit e2e vm lint demo matrix labs golden web bench bench-class bench-lab bench-vm bench-serve labbox-image clean
 
 $(BIN)/labgen: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -74,6 +74,13 @@ bench-serve: $(BIN)/labgen
 ## bench-vm: the two-VM lab's up/check/re-provision/down times (root, libvirt)
 bench-vm: $(BIN)/labgen
 	$(BIN)/python bench/bench_vm.py
+
+## labbox-image: a hosted class's lab box for the registry its cluster pulls from (templates/labbox/):
+##   make labbox-image REGISTRY=registry.example.org/labgen [SUITE=trixie] [PUSH=1]
+SUITE ?= trixie
+labbox-image:
+	@test -n "$(REGISTRY)" || { echo "make labbox-image: give REGISTRY=host[:port]/path" >&2; exit 2; }
+	bash scripts/labbox-image.sh "$(REGISTRY)" "$(SUITE)"
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -20,9 +20,9 @@ from labgen.backends.box import BoxSpec, Limits, Runtime
 from labgen.backends.labbox import (
     COMPOSE_UP,
     LabBox,
-    _node_states,
     box_override,
     labelled_students,
+    node_states,
 )
 from labgen.errors import LabgenError
 
@@ -124,7 +124,7 @@ class FakeDocker:
                 )
             assert stdin is not None and START in stdin
             code = 7 if "exit 7" in stdin else 0
-            return ExecResult(code, "out\n", f"{START}\n{END} {code}\n", 0.0)
+            return ExecResult(code, "out\n", f"{START}\n\n{END} {code}\n", 0.0)
         return OK
 
     def verbs(self) -> list[str]:
@@ -389,7 +389,7 @@ def test_status_reads_the_nodes_of_the_lab_project_only() -> None:
             '{"Labels":"com.docker.compose.service=client,com.docker.compose.project=registry-lab","State":"exited"}',
         ]
     )
-    assert _node_states(lines, "registry-lab") == {"registry": "running", "client": "exited"}
+    assert node_states(lines, "registry-lab") == {"registry": "running", "client": "exited"}
 
 
 def test_status_and_address_of_a_box(tmp_path: Path) -> None:

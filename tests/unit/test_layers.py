@@ -1,6 +1,7 @@
 """Layers only look down: spec → steps → render → backends → check; the class layer and
 the matrix sit on top, the browser workspace (`class serve`) on the class layer, and
-nothing below them may name them.
+nothing below them may name them. kube (a hosted class's Kubernetes objects as plain data)
+sits below the pod backend that applies them.
 
 The top-level modules have their places too:
 - errors: the floor; it imports nothing of labgen. atomic: only errors (its one-line messages).
@@ -20,13 +21,24 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "generator" / "labgen"
-LAYERS = ("spec", "steps", "render", "backends", "check", "classroom", "matrix", "workspace")
+LAYERS = (
+    "spec",
+    "steps",
+    "render",
+    "kube",
+    "backends",
+    "check",
+    "classroom",
+    "matrix",
+    "workspace",
+)
 MODULES = ("errors", "atomic", "lab", "commands", "live", "submit", "doctor", "cli")
 # What each package or top-level module must never import (labgen.X prefixes).
 FORBIDDEN: dict[str, tuple[str, ...]] = {
     "spec": (
         "steps",
         "render",
+        "kube",
         "backends",
         "check",
         "classroom",
@@ -35,8 +47,20 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
         "live",
         "workspace",
     ),
-    "steps": ("render", "backends", "check", "classroom", "matrix", "lab", "live", "workspace"),
-    "render": ("backends", "check", "classroom", "matrix", "lab", "live", "workspace"),
+    "steps": (
+        "render",
+        "kube",
+        "backends",
+        "check",
+        "classroom",
+        "matrix",
+        "lab",
+        "live",
+        "workspace",
+    ),
+    "render": ("kube", "backends", "check", "classroom", "matrix", "lab", "live", "workspace"),
+    # Plain data: nothing of labgen but the spec and errors.
+    "kube": tuple(part for part in (*LAYERS, *MODULES) if part not in ("spec", "kube", "errors")),
     "backends": (
         "render",
         "check",

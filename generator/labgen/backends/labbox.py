@@ -287,7 +287,7 @@ class LabBox:
             progress("the box's engine does not answer: restarting the box")
             self._must("restart", self.container, timeout=180)
             return ["the box's engine (box restarted)"]
-        states = _node_states(listed.stdout, self.lab.spec.name)
+        states = node_states(listed.stdout, self.lab.spec.name)
         broken = [
             f"{host.name} ({states.get(host.name, 'missing')})"
             for host in self.lab.spec.hosts
@@ -319,7 +319,7 @@ class LabBox:
 
     def _node_states(self) -> dict[str, str]:
         listed = self._docker(*self._listing())
-        return _node_states(listed.stdout, self.lab.spec.name) if listed.exit_code == 0 else {}
+        return node_states(listed.stdout, self.lab.spec.name) if listed.exit_code == 0 else {}
 
     def status(self) -> list[HostStatus]:
         states = self._node_states() if self.state() == "running" else {}
@@ -363,7 +363,7 @@ def box_override(lab: Lab) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _node_states(text: str, project: str) -> dict[str, str]:
+def node_states(text: str, project: str) -> dict[str, str]:
     """`docker ps --format '{{json .}}'` lines → {service: state} for the lab's project."""
     states: dict[str, str] = {}
     for line in text.splitlines():

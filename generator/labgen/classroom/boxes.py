@@ -1,7 +1,8 @@
 """Which box a hosted student's lab runs in: the only place that knows the kinds of box.
 
-Today every box is a container on this Docker engine (`backends.labbox.LabBox`); VMs
-(`hosted.isolation: vm`) and Kubernetes pods (`hosted.platform: kubernetes`) plug in here.
+A box is a container on this Docker engine (`backends.labbox.LabBox`), or with
+`hosted.platform: kubernetes` a pod on the teacher's cluster (`backends.pod.PodBox`);
+VMs (`hosted.isolation: vm`) plug in here.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from collections.abc import Callable
 
 from labgen.backends.box import Box, BoxSpec, Limits, Runtime
 from labgen.backends.labbox import LabBox, labelled_students
+from labgen.classroom.kubernetes import ClassOnCluster, on_kubernetes
 from labgen.classroom.model import CLASS_FILE, Class, Seat
 from labgen.errors import UsageError
 
@@ -41,6 +43,8 @@ def require_hosted(cls: Class) -> None:
 def box_for(cls: Class, seat: Seat, runtime: Runtime | None = None) -> Box:
     """The box of `seat` in the hosted class `cls`."""
     require_hosted(cls)
+    if on_kubernetes(cls):
+        return ClassOnCluster(cls).box(box_spec(cls, seat))
     return LabBox(box_spec(cls, seat, runtime))
 
 
@@ -48,5 +52,6 @@ def leftover_seats(cls: Class) -> list[Seat]:
     """Students no longer on the roster whose box (or its volume or network) still exists:
     `class up` and `class down` remove them, so their password opens nothing."""
     on_roster = {seat.student for seat in cls.seats}
-    gone = sorted(labelled_students(cls.name) - on_roster)
+    found = ClassOnCluster(cls).students() if on_kubernetes(cls) else labelled_students(cls.name)
+    gone = sorted(found - on_roster)
     return [Seat(cls.name, student, 0, "") for student in gone]

@@ -206,3 +206,23 @@ def _runtime(value: str | None) -> Runtime | None:
     if not name or not path or not Path(path).is_file():
         raise UsageError(f"--runtime {value}: use NAME=PATH, PATH an existing wrapper script")
     return Runtime(name, Path(path))
+
+
+@class_group.command("manifests")
+@CLASS_ARGUMENT
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    required=True,
+    help="Folder to write (a kustomize folder: `kubectl apply -k OUT`).",
+)
+@click.option("--force", is_flag=True, help="Replace a manifests folder labgen wrote.")
+def manifests(class_dir: Path, out: Path, force: bool) -> None:
+    """hosted on Kubernetes: write the class's objects as a kustomize folder."""
+    from labgen.classroom.boxes import box_spec
+    from labgen.classroom.kubernetes import write_manifests
+    from labgen.classroom.model import open_class
+
+    cls = open_class(class_dir)
+    summary = write_manifests(cls, [box_spec(cls, seat) for seat in cls.seats], out, force)
+    click.echo(f"wrote {out} ({summary}); apply with `kubectl apply -k {out}`")

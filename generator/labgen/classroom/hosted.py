@@ -10,8 +10,10 @@ from typing import Literal, TextIO
 from labgen.backends.base import Progress
 from labgen.backends.box import Box, Runtime
 from labgen.classroom.boxes import BoxFor, box_for, leftover_seats, require_hosted
+from labgen.classroom.kubernetes import ClassOnCluster, on_kubernetes
 from labgen.classroom.model import Class, Seat
 from labgen.classroom.runner import StudentOutcome, for_each_student
+from labgen.errors import UsageError
 
 Action = Literal["up", "status", "down"]
 
@@ -32,6 +34,15 @@ def run_hosted(
     require_hosted(cls)
     box_of: BoxFor = boxes or (lambda seat: box_for(cls, seat, runtime))
     seats = cls.select(students)
+    # On Kubernetes the class has objects of its own: made before the pods, deleted after.
+    cluster = ClassOnCluster(cls) if on_kubernetes(cls) and boxes is None else None
+    if cluster and runtime:
+        raise UsageError(
+            "--runtime: for a Docker server; on Kubernetes, name a RuntimeClass in "
+            "hosted.kubernetes.runtime_class"
+        )
+    if cluster and action == "up":
+        cluster.prepare()
     removed: list[StudentOutcome] = []
     gone = (leftovers or leftover_seats)(cls) if students is None else []
     if gone:
@@ -41,9 +52,12 @@ def run_hosted(
             gone, lambda seat, progress, _: off(box_of(seat), progress), jobs, out
         )
     work = {"up": _up, "status": _status, "down": _down}[action]
-    return removed + for_each_student(
+    outcomes = removed + for_each_student(
         seats, lambda seat, progress, _: work(box_of(seat), progress), jobs, out
     )
+    if cluster and action == "down" and students is None and all(o.ok for o in outcomes):
+        cluster.finish()
+    return outcomes
 
 
 def _gone(box: Box, progress: Progress) -> tuple[bool, str]:

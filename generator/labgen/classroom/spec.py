@@ -28,6 +28,8 @@ from labgen.spec.parse import load_spec, parse_spec
 from labgen.spec.yamlio import read_yaml
 
 Delivery = Literal["byod", "hosted"]
+Platform = Literal["docker", "kubernetes"]
+SshExposure = Literal["nodeport", "loadbalancer", "none"]
 MAX_STUDENTS = 100
 # A roster of 100 students is a few KiB: far more is not a roster, and is not read.
 MAX_ROSTER_BYTES = 1024 * 1024
@@ -39,6 +41,93 @@ SERVER_PATTERN = rules.anchored(
 PORTS_PATTERN = rules.anchored(r"[0-9]{1,5}-[0-9]{1,5}")
 MEMORY_PATTERN = rules.anchored(r"[1-9][0-9]{0,5}[KMGkmg]")
 NAME_FIX = "use 1-32 lowercase letters, digits and '-', starting with a letter"
+DNS_LABEL_PATTERN = rules.anchored(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+# Where the cluster pulls the lab box from: REGISTRY[:PORT]/PATH, no tag (labgen adds labbox:SUITE).
+REGISTRY_PATTERN = rules.anchored(
+    r"[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?(?::[0-9]{1,5})?(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*"
+)
+# Kubernetes' NodePort range (kube-apiserver --service-node-port-range default).
+NODE_PORTS = (30000, 32767)
+
+
+class KubernetesSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Where and how a hosted class runs on a cluster (platform: kubernetes)."""
+
+    registry: (
+        Annotated[
+            str,
+            Meta(
+                pattern=REGISTRY_PATTERN,
+                description="Image registry the cluster pulls the lab box from "
+                "(REGISTRY/labbox:SUITE), e.g. registry.example.org/labgen.",
+                extra={"fix": "use a registry and path such as registry.example.org/labgen"},
+            ),
+        ]
+        | None
+    ) = None
+    namespace: (
+        Annotated[
+            str,
+            Meta(
+                pattern=DNS_LABEL_PATTERN,
+                description="The class's namespace [default: labgen-NAME].",
+                extra={"fix": "use a DNS label: lowercase letters, digits and '-'"},
+            ),
+        ]
+        | None
+    ) = None
+    context: (
+        Annotated[
+            str,
+            Meta(
+                pattern=rules.anchored(r"[A-Za-z0-9@:._/-]{1,253}"),
+                description="The kubeconfig context kubectl uses [default: its current one].",
+                extra={"fix": "use a context name from `kubectl config get-contexts`"},
+            ),
+        ]
+        | None
+    ) = None
+    ssh: Annotated[
+        SshExposure,
+        Meta(
+            description="How students reach their box's SSH: nodeport (SERVER:PORT on any "
+            "node, ssh_ports within 30000-32767), loadbalancer (a Service address each), none."
+        ),
+    ] = "nodeport"
+    storage_class: (
+        Annotated[
+            str,
+            Meta(
+                pattern=rules.anchored(r"[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?"),
+                description="StorageClass of each box's engine volume [default: the cluster's].",
+                extra={"fix": "use a name from `kubectl get storageclass`"},
+            ),
+        ]
+        | None
+    ) = None
+    storage: Annotated[
+        str,
+        Meta(
+            pattern=MEMORY_PATTERN,
+            description="Size of each box's engine volume (/var/lib/docker), with a unit: 10G.",
+            extra={"fix": "use a size with a unit such as 10G"},
+        ),
+    ] = "10G"
+    cpu_request: Annotated[
+        float,
+        Meta(ge=0.01, le=64, description="CPUs the scheduler sets aside for each box."),
+    ] = 0.25
+    runtime_class: (
+        Annotated[
+            str,
+            Meta(
+                pattern=rules.anchored(r"[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?"),
+                description="RuntimeClass each box runs under, e.g. kata (a VM per box).",
+                extra={"fix": "use a name from `kubectl get runtimeclass`"},
+            ),
+        ]
+        | None
+    ) = None
 
 
 class HostedSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -74,6 +163,14 @@ class HostedSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         ),
     ] = "768M"
     pids: Annotated[int, Meta(ge=128, le=65536, description="Processes each lab may run.")] = 1024
+    platform: Annotated[
+        Platform,
+        Meta(
+            description="docker: every box on the server's Docker Engine; kubernetes: one "
+            "pod per student, applied with the teacher's kubectl."
+        ),
+    ] = "docker"
+    kubernetes: KubernetesSettings = msgspec.field(default_factory=KubernetesSettings)
 
     @property
     def port_range(self) -> tuple[int, int]:
@@ -319,6 +416,25 @@ def _check_hosted(hosted: HostedSettings, count: int, problems: Problems) -> Non
         problems.add(
             "hosted.ssh_ports",
             f"{hosted.ssh_ports} holds {high - low + 1} ports for {count} students; widen the range",
+        )
+    if hosted.platform == "kubernetes":
+        _check_kubernetes(hosted, problems)
+
+
+def _check_kubernetes(hosted: HostedSettings, problems: Problems) -> None:
+    kube = hosted.kubernetes
+    if kube.registry is None:
+        problems.add(
+            "hosted.kubernetes.registry",
+            "is missing; name the registry the cluster pulls the lab box from "
+            "(`make labbox-image REGISTRY=...` builds it)",
+        )
+    low, high = hosted.port_range
+    if kube.ssh == "nodeport" and not NODE_PORTS[0] <= low <= high <= NODE_PORTS[1]:
+        problems.add(
+            "hosted.ssh_ports",
+            f"{hosted.ssh_ports} is outside Kubernetes' NodePort range; use ports within "
+            f"{NODE_PORTS[0]}-{NODE_PORTS[1]} (or kubernetes.ssh: loadbalancer)",
         )
 
 
