@@ -48,7 +48,7 @@ labs: $(BIN)/labgen
 
 ## golden: rewrite the golden files of the render tests (review the diff!)
 golden: $(BIN)/labgen
-	$(BIN)/pytest -q tests/unit/test_golden.py --update-golden
+	$(BIN)/pytest -q tests/unit/test_golden.py tests/unit/test_class_golden.py --update-golden
 
 ## web: refresh the workspace's terminal emulator (committed under generator/labgen/workspace/static/vendor)
 ## from the npm registry, exactly as web/package-lock.json pins it; needs node and npm (Debian: apt-get install npm)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from labgen.errors import LabgenError, os_error_line
+from labgen.errors import LabgenError, os_error_line, printable
 
 BACKENDS = ("all", "vagrant", "compose")
 # Command groups imported only when they are asked for (or listed by --help), so that
@@ -63,7 +63,7 @@ class LabgenGroup(click.Group):
             return super().invoke(ctx)
         except LabgenError as error:
             for line in str(error).splitlines():
-                click.echo(f"labgen: error: {line}", err=True)
+                click.echo(f"labgen: error: {printable(line)}", err=True)
             raise click.exceptions.Exit(error.exit_code) from None
         except BrokenPipeError:
             # The reader of stdout left (`labgen create --dry-run | head -1`): nothing

@@ -1,8 +1,13 @@
 """`labgen submit`: a student grades their own lab and gets one file to hand in (byod classes).
 
 It uses only what a student's laptop has for `labgen up`: the docker CLI (compose backend)
-or vagrant. Each host's Docker engine ID goes into the file: two students handing in files
-with the same engine ID means one copied the other's file.
+or vagrant. Each host's labgen host identity goes into the file: a random ID that the
+lab's provisioning makes once per host (`/var/lib/labgen/host-id`), whatever the host's
+engine (podman has no Docker engine ID). Two students handing in files with the same host
+identity share a lab or a file; the class report shows both, naming each other.
+
+The file's format is written and read here (`parse_submission`), so writer and reader
+cannot drift apart.
 """
 
 from __future__ import annotations
@@ -22,15 +27,21 @@ from labgen.atomic import write_text_atomic
 from labgen.backends.base import Backend
 from labgen.check import report as check_report
 from labgen.check import runner
-from labgen.errors import LabgenError, UsageError
+from labgen.check.results import CheckReport
+from labgen.errors import LabgenError, UsageError, printable
 from labgen.steps.scenario import Scenario
 
-SUBMISSION_FORMAT = 1
+# 2: `host_ids` (labgen's own per-host identity) replaced format 1's Docker `engine_ids`.
+SUBMISSION_FORMAT = 2
 # A DNS label: the same rule as the class roster's ids; also a safe file name.
 STUDENT_ID = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
-ENGINE_ID_COMMAND = "docker info --format '{{.ID}}'"
-
-NonEmpty = Annotated[str, msgspec.Meta(min_length=1)]
+HOST_ID_FILE = "/var/lib/labgen/host-id"
+HOST_ID_COMMAND = f"cat {HOST_ID_FILE}"
+HOST_ID = r"^[0-9a-f][0-9a-f-]{7,63}$"  # what provisioning writes: a random UUID
+# A submission is a few KiB; far more is not one, and is not read whole.
+MAX_SUBMISSION_BYTES = 1024 * 1024
+RESUBMIT = "ask the student to run `labgen submit` again and hand in the file it writes"
+UPDATE = "ask the student to update labgen to the class's version and run `labgen submit` again"
 
 
 class Submission(msgspec.Struct, forbid_unknown_fields=True):
@@ -42,8 +53,14 @@ class Submission(msgspec.Struct, forbid_unknown_fields=True):
     scenario: str
     labgen_version: str
     created_at: Annotated[datetime, msgspec.Meta(tz=True)]
-    engine_ids: dict[str, NonEmpty]  # host -> its Docker engine's ID
+    host_ids: dict[str, Annotated[str, msgspec.Meta(pattern=HOST_ID)]]  # host -> its identity
     report: dict[str, Any]  # the grade report, as `labgen check --json` prints it
+
+
+class _Head(msgspec.Struct):
+    """The one field read before the rest: which format the file is in."""
+
+    format: int
 
 
 def utc_now() -> datetime:
@@ -52,29 +69,37 @@ def utc_now() -> datetime:
 
 def utc_text(moment: datetime) -> str:
     """`2026-11-28T08:00:00Z`: the form every labgen file uses for a time."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # isoformat, not strftime: strftime writes year 1 as "1", not "0001".
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat("T", "seconds") + "Z"
 
 
 def check_student_id(student: str) -> None:
     if not re.match(STUDENT_ID, student):
         raise UsageError(
-            f"--student {student!r}: not a student id; use the id your teacher gave you "
-            "(lower-case letters, digits and '-')"
+            f"--student {printable(repr(student))}: not a student id; use the id your teacher "
+            "gave you (lower-case letters, digits and '-')"
         )
 
 
-def engine_ids(backend: Backend, hosts: Sequence[str], timeout: float) -> dict[str, str]:
-    """Each host's Docker engine ID; an engine that does not answer is an error."""
+def host_ids(backend: Backend, hosts: Sequence[str], timeout: float) -> dict[str, str]:
+    """Each host's labgen host identity; a host that does not answer, or has none, is an error."""
     ids = {}
     for host in hosts:
-        answer = backend.exec(host, ENGINE_ID_COMMAND, timeout)
-        engine_id = answer.stdout.strip()
-        if answer.exit_code != 0 or not engine_id:
+        answer = backend.exec(host, HOST_ID_COMMAND, timeout)
+        host_id = answer.stdout.strip()
+        if answer.error:
             raise LabgenError(
-                f"host {host}: its Docker engine does not answer; start the lab with "
-                "`labgen up`, then submit again"
+                f"host {host}: could not be asked for its identity ({answer.error}); start "
+                "the lab with `labgen up` (`labgen status` shows it), then submit again"
             )
-        ids[host] = engine_id
+        if answer.exit_code != 0 or not re.match(HOST_ID, host_id):
+            raise LabgenError(
+                f"host {host}: no labgen host identity ({HOST_ID_FILE}): the lab was made "
+                "by an older labgen, or its provisioning has not finished; run `labgen up` "
+                "(a lab made before this labgen: `labgen create --force`, then `labgen up`), "
+                "then submit again"
+            )
+        ids[host] = host_id
     return ids
 
 
@@ -89,7 +114,7 @@ def make_submission(
     """Grade the lab (grade mode: nothing in it changes) and build the submission's content."""
     check_student_id(student)
     hosts = sorted({host.name for goal in scenario.goals for host in goal.hosts})
-    ids = engine_ids(backend, hosts, timeout)
+    ids = host_ids(backend, hosts, timeout)
     report = runner.grade(backend, scenario, lab, timeout, lambda *_: None, lambda _: None)
     return {
         "format": SUBMISSION_FORMAT,
@@ -98,9 +123,50 @@ def make_submission(
         "scenario": scenario.name,
         "labgen_version": __version__,
         "created_at": utc_text(now()),
-        "engine_ids": ids,
+        "host_ids": ids,
         "report": check_report.to_dict(report),
     }
+
+
+def parse_submission(raw: bytes) -> tuple[Submission, CheckReport]:
+    """A submission file's bytes, checked; raises ValueError with one line (no path) saying
+    what is wrong and what to do. Never anything else, whatever the bytes."""
+    if len(raw) > MAX_SUBMISSION_BYTES:
+        raise ValueError(
+            f"{len(raw)} bytes, more than a submission's {MAX_SUBMISSION_BYTES}; {RESUBMIT}"
+        )
+    try:
+        head = msgspec.json.decode(raw, type=_Head)
+    except RecursionError:
+        raise ValueError(f"not a labgen submission (nested too deeply); {RESUBMIT}") from None
+    except msgspec.ValidationError as error:  # JSON, but not one of labgen's files
+        raise ValueError(f"not a labgen submission ({_one_line(error)}); {RESUBMIT}") from None
+    except msgspec.DecodeError as error:
+        raise ValueError(f"not JSON ({_one_line(error)}); {RESUBMIT}") from None
+    if head.format != SUBMISSION_FORMAT:
+        raise ValueError(
+            f"submission format {head.format}, this labgen reads format {SUBMISSION_FORMAT}; "
+            + (UPDATE if head.format < SUBMISSION_FORMAT else "update labgen on this machine")
+        )
+    try:
+        submission = msgspec.json.decode(raw, type=Submission)
+        report = check_report.from_dict(submission.report)
+    except RecursionError:
+        raise ValueError(f"not a labgen submission (nested too deeply); {RESUBMIT}") from None
+    except msgspec.ValidationError as error:
+        raise ValueError(f"not a labgen submission ({_one_line(error)}); {RESUBMIT}") from None
+    try:
+        submission.created_at.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(
+            f"created_at {submission.created_at.isoformat()} is outside the years 1-9999 in "
+            f"UTC; {RESUBMIT}"
+        ) from None
+    return submission, report
+
+
+def _one_line(error: Exception) -> str:
+    return printable(" ".join(str(error).split()))[:200]
 
 
 def submit_lab(
@@ -120,5 +186,8 @@ def submit_lab(
     write_text_atomic(target, json.dumps(content, indent=2, ensure_ascii=False) + "\n")
     report = check_report.from_dict(content["report"])
     held = sum(1 for r in report.results if r.status == "pass")
-    click.echo(f"wrote {target}: {held} of {len(report.results)} checks hold; hand in this file")
+    click.echo(
+        f"wrote {printable(str(target))}: {held} of {len(report.results)} checks hold; "
+        "hand in this file"
+    )
     return target

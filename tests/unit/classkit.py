@@ -3,6 +3,7 @@ the goals a test says, and hand-made result and submission files."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from collections.abc import Collection
@@ -16,6 +17,7 @@ from labgen.check import runner
 from labgen.check.results import CheckReport, CheckResult
 from labgen.spec.parse import parse_spec
 from labgen.steps.scenario import load_scenario
+from labgen.submit import HOST_ID_COMMAND, SUBMISSION_FORMAT
 
 SPEC = parse_spec({})[0]
 LAB = SPEC.name
@@ -59,8 +61,8 @@ class StudentLab:
             self.barrier.wait()  # every lab of a concurrent run must get here together
         if host in self.stopped:
             return ExecResult(255, "", f"ssh: connect to host {host}: Connection refused", 0.01)
-        if command == "docker info --format '{{.ID}}'":
-            return ExecResult(0, f"{self.engine}-{host}\n", "", 0.01)
+        if command == HOST_ID_COMMAND:
+            return ExecResult(0, host_id(self.engine, host) + "\n", "", 0.01)
         if command == runner.VERSION_COMMANDS["docker"]:
             return ExecResult(0, "26.1.5+dfsg1\n", "", 0.01)
         goal = next(g for g in SCENARIO.goals if g.run == command)
@@ -115,6 +117,12 @@ def report_for(holds: Collection[tuple[str, str]], mode: str = "grade") -> Check
     return CheckReport(LAB, mode, "scripted", results, 0.5)  # type: ignore[arg-type]
 
 
+def host_id(lab: str, host: str) -> str:
+    """The identity provisioning gives `host` of the lab `lab` (a UUID's shape)."""
+    digest = hashlib.sha256(f"{lab}/{host}".encode()).hexdigest()
+    return f"{digest[:8]}-{digest[8:12]}-4{digest[13:16]}-8{digest[17:20]}-{digest[20:32]}"
+
+
 def at(minute: int) -> datetime:
     return datetime(2026, 11, 28, 8, minute, 0, tzinfo=UTC)
 
@@ -152,13 +160,13 @@ def submission(
 ) -> dict[str, Any]:
     """A hand-made `labgen submit` file's content."""
     return {
-        "format": 1,
+        "format": SUBMISSION_FORMAT,
         "student": student,
         "lab": LAB,
         "scenario": SCENARIO.name,
         "labgen_version": "0.1.0",
         "created_at": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "engine_ids": {host: f"{engine}-{host}" for host in HOSTS},
+        "host_ids": {host: host_id(engine, host) for host in HOSTS},
         "report": check_report.to_dict(report_for(holds)),
     }
 

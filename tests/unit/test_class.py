@@ -416,3 +416,132 @@ def test_class_continuing_from_part_1_says_so_in_handouts_and_guide(
     for text in (guide, handout):
         assert "This lab starts where part 1 ended" in text
         assert "daemon-json remove insecure-registries" in text
+
+
+# ---------------------------------------------------------------- hostile rosters
+
+
+def roster_problems(tmp_path: Path, text: str | bytes) -> list[str]:
+    path = tmp_path / "r.csv"
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    return problems_of({"name": "ws", "students": "r.csv"}, tmp_path)
+
+
+def test_an_unterminated_quote_is_named_and_swallows_no_row(tmp_path: Path) -> None:
+    text = 'id,name\nalice,"Alice\nbob,Bob\ncarol,Carol\n'
+    assert roster_problems(tmp_path, text) == [
+        "r.csv line 2: a quote opened here is never closed, so the lines after it would be "
+        'one cell; close it (a name with a comma is written "Smith, Ann")'
+    ]
+    result = labgen(
+        "class",
+        "create",
+        str(write_class(tmp_path, {"name": "ws", "students": "r.csv"})),
+        "--out",
+        str(tmp_path / "out"),
+    )
+    assert result.exit_code == 2 and not (tmp_path / "out").exists()
+
+
+def test_a_cell_running_over_lines_is_named(tmp_path: Path) -> None:
+    assert roster_problems(tmp_path, 'alice,"A\nB"\nbob,b\n') == [
+        "r.csv line 1: a quoted cell runs on to line 2; close the quote on its line"
+    ]
+
+
+def test_a_large_roster_is_read_whole_and_an_oversized_one_named(tmp_path: Path) -> None:
+    """100 students with long Chinese names pass 64 KiB; the 100th is still read."""
+    email = "x" * 180 + "@example.org"
+    rows = "".join(f"s{n:03d},{'张' * 190} {n},{email}\n" for n in range(1, 101))
+    (tmp_path / "r.csv").write_text("id,name,email\n" + rows, encoding="utf-8")
+    assert len(rows.encode()) > 64 * 1024
+    classroom, _ = parse_class({"name": "ws", "students": "r.csv"}, tmp_path)
+    assert len(classroom.students) == 100 and classroom.students[-1].name.endswith(" 100")
+    [line] = roster_problems(tmp_path, b"a" * (1024 * 1024 + 1))
+    assert line == (
+        f"students: {tmp_path / 'r.csv'} is larger than 1024 KiB, far more than a roster of "
+        "100 students; give the class's roster"
+    )
+
+
+@pytest.mark.parametrize(
+    ("cell", "problem"),
+    [
+        ("Ann\x1b[2J", "the name 'Ann\\x1b[2J' has a control character; write it as plain text"),
+        ("Ann\u202eevil", "the name 'Ann\\u202eevil' has a control character"),
+        ("A" * 201, "the name is 201 characters long; shorten it to 200"),
+    ],
+)
+def test_names_are_one_line_of_plain_text(tmp_path: Path, cell: str, problem: str) -> None:
+    [line] = roster_problems(tmp_path, f"alice,{cell}\n")
+    assert line.startswith(f"r.csv line 1: {problem}")
+
+
+def test_a_roster_that_is_not_a_file_is_named(tmp_path: Path) -> None:
+    import os
+
+    os.mkfifo(tmp_path / "r.csv")
+    assert problems_of({"name": "ws", "students": "r.csv"}, tmp_path) == [
+        f"students: {tmp_path / 'r.csv'} is not a file; give the roster CSV's path"
+    ]
+
+
+EVIL = "![x](http://evil.example/a.png) [click](https://evil.example) <img src=x> &amp; | <b>"
+
+
+def test_names_cannot_put_links_images_or_html_into_the_guide(tmp_path: Path) -> None:
+    (tmp_path / "r.csv").write_text(f'alice,"{EVIL}"\n', encoding="utf-8")
+    classroom = parse_class({"name": "ws", "students": "r.csv"}, tmp_path)[0]
+    files = {f.path.as_posix(): f.content for f in plan_class(classroom, SEED)}
+    for name in ("teacher/guide.en.html", "students/alice/handout.en.html"):
+        page = files[name]
+        for active in ("<img", "<a ", "href=", 'src="', "<b>"):
+            assert active not in page, (name, active)
+    assert (
+        "![x](http://evil.example/a.png) [click](https://evil.example)"
+        in files["teacher/guide.en.html"]
+    )
+    assert "&lt;img src=x&gt; &amp;amp; | &lt;b&gt;" in files["teacher/guide.en.html"]
+
+
+@pytest.mark.parametrize("name", ["=1+1", "+cmd", "-2+3", "@SUM(1)", " =HYPERLINK(1)", "|x"])
+def test_roster_and_credentials_sheets_are_inert(tmp_path: Path, name: str) -> None:
+    (tmp_path / "r.csv").write_text(f'alice,"{name}",=x@example.org\n', encoding="utf-8")
+    raw = {"name": "ws", "students": "r.csv", "delivery": "hosted", "hosted": HOSTED}
+    classroom = parse_class(raw, tmp_path)[0]
+    files = {f.path.as_posix(): f.content for f in plan_class(classroom, SEED)}
+    import csv
+    import io
+
+    [row] = list(csv.reader(io.StringIO(files["roster.csv"])))[1:]
+    assert row == ["alice", "'" + name.strip(), "'=x@example.org"]  # the roster's cells are trimmed
+    assert files["secrets/credentials.csv"].splitlines()[1].startswith("alice,2200,")
+
+
+def test_byod_handouts_say_how_to_hand_in_with_labgen_submit(tmp_path: Path) -> None:
+    byod = parse_class({"name": "ws", "students": ["alice"]}, tmp_path)[0]
+    files = {f.path.as_posix(): f.content for f in plan_class(byod, SEED)}
+    for language in ("en", "zh"):
+        handout = files[f"students/alice/handout.{language}.md"]
+        assert "labgen submit --student alice" in handout
+        assert "registry-lab-alice.submission.json" in handout
+    assert "labgen submit" not in files["lab/handout.en.md"]  # the single lab has no teacher
+    hosted = {f.path.as_posix(): f.content for f in plan_class(hosted_class(tmp_path), SEED)}
+    assert "labgen submit" not in hosted["students/alice/handout.en.md"]
+
+
+def test_errors_never_echo_a_control_character_raw(tmp_path: Path) -> None:
+    """The one sanitiser: every error line labgen prints goes through it."""
+    spec = write_class(tmp_path, {"name": "ws", "students": "r\x1b[2J\n.csv"})
+    result = labgen("class", "create", str(spec), "--out", str(tmp_path / "out"))
+    assert result.exit_code == 2
+    assert result.output == (
+        f"labgen: error: {spec}: students: cannot read {tmp_path}/r\\x1b[2J\\n.csv (No such file or "
+        "directory); check the path\n"
+    )
+    missing = tmp_path / "no\x1bpe"
+    result = labgen("class", "report", str(missing))
+    assert "\x1b" not in result.output and result.exit_code == 2

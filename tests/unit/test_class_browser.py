@@ -5,8 +5,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from classkit import ALL, LAB, SCENARIO, at, first, put, submission
+
 from helpers import open_in_chromium
 from labgen.classroom.create import plan_class
+from labgen.classroom.report import report_class
 from labgen.classroom.spec import parse_class
 from labgen.render.write import write_lab
 
@@ -65,3 +68,28 @@ def test_a_console_error_fails_the_page(tmp_path: Path) -> None:
         assert "no_such_function" in str(error)
     else:
         raise AssertionError("a console error went unnoticed")
+
+
+def test_the_report_shows_shared_rows_naming_each_other(tmp_path: Path) -> None:
+    """ann's file and a renamed copy for carol: both rows shared, neither "never checked"."""
+    inbox = tmp_path / "inbox"
+    put(inbox, "ann.json", submission("alice", at(1), ALL, "E1"))
+    put(inbox, "cat.json", submission("carol", at(1), ALL, "E1"))
+    put(inbox, "bob.json", submission("bob", at(2), first(3), "E2"))
+    folder = tmp_path / "ws"
+    folder.mkdir()
+    roster = [("alice", "Alice"), ("bob", "Bob"), ("carol", "Carol")]
+    report_class(folder, "ws", LAB, SCENARIO, roster, inbox)
+    dom, shot = open_in_chromium(folder / "report.html", tmp_path, 1400, 700)
+    rows = {
+        student: _text(row)
+        for student, row in re.findall(r'<tr class="\w+" id="student-(\w+)">(.*?)</tr>', dom, re.S)
+    }
+    assert rows["alice"].split()[2:8] == ["⇄"] * 6
+    assert "shared shares a lab host with carol" in rows["alice"]
+    assert "shared shares a lab host with alice" in rows["carol"]
+    assert "never" not in rows["alice"] + rows["carol"]
+    assert rows["alice"].endswith("2026-11-28 08:01:00 ")
+    assert rows["bob"].count("✓") == 3
+    assert "Files not used or in doubt (2)" in _text(dom)
+    assert shot.exists()

@@ -76,7 +76,7 @@ def test_each_student_gets_a_result_file_with_the_class_and_scenario_identity(
         ("bob", True, "graded: 3/6 goals hold"),
     ]
     for student, holds in (("alice", ALL), ("bob", first(3))):
-        [path] = result_files(tmp_path, student)
+        [path] = result_files(tmp_path, student, [])
         data = json.loads(path.read_text(encoding="utf-8"))
         assert (data["format"], data["class"], data["student"]) == (RESULT_FORMAT, "ws", student)
         assert (data["lab"], data["scenario"]) == (LAB, "insecure")
@@ -98,14 +98,14 @@ def test_grading_only_reads_the_lab(tmp_path: Path) -> None:
     assert lab.calls and {command for _, command in lab.calls} <= goal_commands
 
 
-def test_history_is_kept_and_the_latest_is_last(tmp_path: Path) -> None:
+def test_history_is_kept_and_the_latest_is_first(tmp_path: Path) -> None:
     cls = a_class(tmp_path, ("alice",))
     moments, now = clock()
     for lab in (StudentLab(first(1)), StudentLab(first(4))):
         check(cls, lambda _, lab=lab: lab, now=now)  # type: ignore[misc]
-    files = result_files(tmp_path, "alice")
-    assert [read_result(f, IDENTITY, "alice").checked_at for f in files] == moments
-    latest = check_report.from_dict(read_result(files[-1], IDENTITY, "alice").report)
+    files = result_files(tmp_path, "alice", [])  # newest first
+    assert [read_result(f, IDENTITY, "alice").checked_at for f in files] == moments[::-1]
+    latest = check_report.from_dict(read_result(files[0], IDENTITY, "alice").report)
     assert sum(r.status == "pass" for r in latest.results) == len(first(4))
     assert not list((tmp_path / "results" / "alice").glob(".*")), "a temp file was left behind"
 
@@ -128,7 +128,7 @@ def test_an_unreachable_lab_or_a_bug_of_labgens_is_recorded_and_the_rest_go_on(
     assert outcomes["bob"].detail == "labgen error: RuntimeError: list index out of range"
     assert outcomes["carol"].detail == "host client stopped, its engine does not answer"
     for student in ("alice", "carol"):
-        record = read_result(result_files(tmp_path, student)[0], IDENTITY, student)
+        record = read_result(result_files(tmp_path, student, [])[0], IDENTITY, student)
         assert (record.state, record.report) == ("unreachable", None)
         assert record.error == outcomes[student].detail
 

@@ -6,15 +6,16 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 from pathlib import Path
 
+import pytest
 import yaml
 from classkit import ALL, LAB, SCENARIO, at, first, put, submission, write_result
 from click.testing import CliRunner
 
 from labgen.classroom import report as class_report
-from labgen.classroom.report import build_report, collect_entries, report_class
-from labgen.classroom.results import identity_of
+from labgen.classroom.report import build_report, report_class
 from labgen.cli import cli
 
 ROSTER = [("alice", "Alice Liddell"), ("bob", "Bob"), ("carol", "Carol"), ("dave", "")]
@@ -97,14 +98,92 @@ def test_an_unreadable_latest_result_is_named_and_the_one_before_used(tmp_path: 
     broken.write_text("{half a file", encoding="utf-8")
     stray = write_result(tmp_path, "bob", at(3), ALL)
     stray.write_text(stray.read_text().replace('"student": "bob"', '"student": "eve"'))
-    entries, problems = collect_entries(
-        tmp_path, ["alice", "bob"], {}, identity_of("ws", LAB, SCENARIO)
+    report = report_class(tmp_path, "ws", LAB, SCENARIO, ROSTER[:2], None)
+    alice, bob = report.rows
+    assert alice.done == 2 and bob.state == "never"
+    assert report.problems[0].startswith(f"{broken}: not a result file (")
+    assert report.problems[1].startswith(
+        f"{stray}: a result of 'eve' in lab 'registry-lab' (class 'ws', scenario 'insecure'"
     )
-    assert entries["alice"].report is not None
-    assert entries["alice"].report.count("pass") == len(first(2))
-    assert "bob" not in entries
-    assert problems[0].startswith(f"{broken}: not a result file (")
-    assert problems[1].startswith(f"{stray}: a result of 'eve' in lab 'registry-lab' (class 'ws'")
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ({"format": 7}, "not a result file (format 7, this labgen reads format 2)"),
+        (
+            {"scenario": "secure"},
+            "scenario 'secure', 6 goals), not of 'alice' in this class ('ws', scenario 'insecure'",
+        ),
+        (
+            {"checked_at": "0001-01-01T00:00:00+01:00"},
+            "not a result file (date value out of range)",
+        ),
+        ({"report": {"x": [[[[]]]]}}, "not a result file (Object contains unknown field `x`"),
+    ],
+)
+def test_results_are_checked_on_read(
+    tmp_path: Path, change: dict[str, object], problem: str
+) -> None:
+    write_result(tmp_path, "alice", at(1), first(2))
+    latest = write_result(tmp_path, "alice", at(2), ALL)
+    record = json.loads(latest.read_text())
+    latest.write_text(json.dumps({**record, **change}))
+    report = report_class(tmp_path, "ws", LAB, SCENARIO, ROSTER[:1], None)
+    assert report.rows[0].done == 2
+    [line] = report.problems
+    assert line.startswith(f"{latest}: ") and problem in line, line
+
+
+def test_a_result_nested_deeply_or_not_a_file_is_named(tmp_path: Path) -> None:
+    deep = write_result(tmp_path, "alice", at(2), ALL)
+    deep.write_text('{"report": {"x": ' + "[" * 100_000 + "]" * 100_000 + "}}")
+    os.mkfifo(tmp_path / "results" / "alice" / "zz.json")
+    (tmp_path / "results" / "alice" / "notes.txt").write_text("mine")
+    report = report_class(tmp_path, "ws", LAB, SCENARIO, ROSTER[:1], None)
+    assert report.rows[0].state == "never"
+    assert sorted(line.split(": ", 1)[1] for line in report.problems) == [
+        "not a result file (nested too deeply); run `labgen class check` again",
+        "not a result file labgen wrote; move it out",
+        "not a result file labgen wrote; move it out",
+    ]
+
+
+def test_a_goal_that_could_not_be_checked_is_unknown_with_why(tmp_path: Path) -> None:
+    path = write_result(tmp_path, "alice", at(2), ALL)
+    record = json.loads(path.read_text())
+    for result in record["report"]["results"]:
+        if result["id"] == "daemon-json-insecure" and result["host"] == "client":
+            result.update(status="unknown", detail="ssh exited 255: Connection reset", excerpt="")
+    path.write_text(json.dumps(record))
+    alice = report_class(tmp_path, "ws", LAB, SCENARIO, ROSTER[:1], None).rows[0]
+    cell = alice.cells[3]
+    assert (cell.state, cell.mark, cell.failing, cell.label) == (
+        "unknown",
+        "?",
+        ("client",),
+        "client",
+    )
+    assert cell.note == (
+        "daemon-json-insecure: could not be checked on client\n"
+        "client: ssh exited 255: Connection reset"
+    )
+    assert (alice.done, alice.status) == (5, "4. daemon-json-insecure (?)")
+
+
+def test_tooltips_say_what_a_check_printed_in_words_never_a_raw_pipe(tmp_path: Path) -> None:
+    path = write_result(tmp_path, "bob", at(2), first(3))
+    record = json.loads(path.read_text())
+    for result in record["report"]["results"]:
+        if result["status"] == "fail":
+            result["excerpt"] = "false"
+    path.write_text(json.dumps(record))
+    bob = report_class(tmp_path, "ws", LAB, SCENARIO, ROSTER[1:2], None).rows[0]
+    for cell in bob.cells[3:]:
+        assert not any(line.lstrip().startswith("|") for line in cell.note.splitlines())
+        assert "(the check printed: false)" in cell.note
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "| false" not in page
 
 
 def test_same_inputs_same_files(tmp_path: Path) -> None:
@@ -120,7 +199,9 @@ def test_same_inputs_same_files(tmp_path: Path) -> None:
 def test_the_csv_is_the_grade_sheet(tmp_path: Path) -> None:
     a_class(tmp_path)
     report_class(tmp_path, "ws", LAB, SCENARIO, [*ROSTER, ("erin", "=HYPERLINK(1)")], None)
-    rows = list(csv.DictReader(io.StringIO((tmp_path / "report.csv").read_text())))
+    lines = (tmp_path / "report.csv").read_text().splitlines(keepends=True)
+    assert lines[0] == "# labgen class report format 2,ws,registry-lab,insecure\n"
+    rows = list(csv.DictReader(io.StringIO("".join(lines[1:]))))
     assert [r["student"] for r in rows] == ["alice", "bob", "carol", "dave", "erin"]
     bob = rows[1]
     assert (bob["state"], bob["goals_done"], bob["stuck_at"]) == (
@@ -149,7 +230,9 @@ def test_the_json_has_the_matrix_and_completion(tmp_path: Path) -> None:
         "percent": 25,
     }
     bob = data["students"][1]
-    assert bob["goals"]["daemon-json-insecure"] == {"state": "todo", "failing_hosts": ["client"]}
+    assert data["format"] == 2
+    assert bob["goals"]["daemon-json-insecure"]["state"] == "todo"
+    assert bob["goals"]["daemon-json-insecure"]["hosts"] == ["client"]
     assert [s["state"] for s in data["students"]] == ["graded", "graded", "never", "unreachable"]
 
 
@@ -164,7 +247,8 @@ def test_the_page_escapes_what_comes_from_files_and_needs_nothing_else(tmp_path:
     page = (tmp_path / "report.html").read_text(encoding="utf-8")
     assert "&lt;script&gt;alert(&#39;name&#39;)&lt;/script&gt;" in page
     assert "&lt;img src=x onerror=alert(1)&gt;" in page
-    assert "| &lt;b&gt;Error&lt;/b&gt; &#34;quoted&#34; &amp; more" in page  # in a title="..."
+    # in a title="...":
+    assert "(the check printed: &lt;b&gt;Error&lt;/b&gt; &#34;quoted&#34; &amp; more)" in page
     assert "D &amp; D" in page and "ws&lt;i&gt;" in page
     for outside in ("<script", "<img", "<link", "src=", "url(", "http://", "https://", "@import"):
         assert outside not in page.replace("src=x", ""), outside
@@ -198,13 +282,15 @@ def test_class_report_command_writes_the_files_and_warns_about_bad_submissions(
     folder = class_folder(tmp_path, "byod")
     inbox = tmp_path / "inbox"
     put(inbox, "alice.json", submission("alice", at(1), ALL, "E1"))
-    put(inbox, "bob.json", submission("bob", at(2), ALL, "E1"))
+    put(inbox, "bob.json", submission("bob", at(2), first(1), "E2"))
+    put(inbox, "bad\x1b[2J.json", "{")
     result = CliRunner().invoke(cli, ["class", "report", str(folder), "--submissions", str(inbox)])
     assert result.exit_code == 0, result.output
-    assert (
-        f"labgen: warning: {inbox / 'bob.json'}: same Docker engine ID as alice's" in result.output
+    assert f"labgen: warning: {inbox}/bad\\x1b[2J.json: not JSON (" in result.output
+    assert "\x1b" not in result.output
+    assert "2 students, 2 graded, 1 finished, files not used or in doubt: 1 (see above)" in (
+        result.output
     )
-    assert "2 students, 1 graded, 1 finished, files not used: 1 (see above)" in result.output
     assert {p.name for p in folder.iterdir()} == {
         "class.yaml",
         "roster.csv",
@@ -212,3 +298,16 @@ def test_class_report_command_writes_the_files_and_warns_about_bad_submissions(
         "report.csv",
         "report.json",
     }
+
+
+def test_class_report_command_counts_shared_rows(tmp_path: Path) -> None:
+    folder = class_folder(tmp_path, "byod")
+    inbox = tmp_path / "inbox"
+    put(inbox / "alice", "ann.json", submission("alice", at(1), ALL, "E1"))
+    put(inbox / "bob", "cat.json", submission("bob", at(1), ALL, "E1"))
+    result = CliRunner().invoke(cli, ["class", "report", str(folder), "--submissions", str(inbox)])
+    assert result.exit_code == 0, result.output
+    assert (
+        "2 students, 0 graded, 0 finished, 2 shared, files not used or in doubt: 2 (see above)"
+        in result.output
+    )

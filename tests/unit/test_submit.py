@@ -6,40 +6,71 @@ import json
 from pathlib import Path
 
 import pytest
-from classkit import ALL, LAB, SCENARIO, StudentLab, at, first
+from classkit import ALL, LAB, SCENARIO, StudentLab, at, first, host_id
 from click.testing import CliRunner
 
 from labgen import live
+from labgen.backends.base import ExecResult
 from labgen.check import runner
 from labgen.classroom.submissions import read_submission
 from labgen.cli import cli
 from labgen.errors import LabgenError, UsageError
 from labgen.lab import Lab
-from labgen.submit import make_submission
+from labgen.submit import HOST_ID_COMMAND, HOST_ID_FILE, make_submission
 
 
-def test_a_submission_holds_who_what_when_the_grade_and_the_engine_ids() -> None:
+def test_a_submission_holds_who_what_when_the_grade_and_the_host_ids() -> None:
     lab = StudentLab(first(2), engine="laptop1")
     content = make_submission(lab, SCENARIO, LAB, "alice", 5, now=lambda: at(7))
-    assert content["format"] == 1
+    assert content["format"] == 2
     assert (content["student"], content["lab"], content["scenario"]) == ("alice", LAB, "insecure")
     assert content["created_at"] == "2026-11-28T08:07:00Z"
     assert content["labgen_version"] == "0.1.0"
-    assert content["engine_ids"] == {"client": "laptop1-client", "registry": "laptop1-registry"}
+    assert content["host_ids"] == {
+        "client": host_id("laptop1", "client"),
+        "registry": host_id("laptop1", "registry"),
+    }
     report = content["report"]
     assert report["mode"] == "grade" and report["lab"] == LAB
     passed = {(r["id"], r["host"]) for r in report["results"] if r["status"] == "pass"}
     assert passed == first(2)
     allowed = {goal.run for goal in SCENARIO.goals} | {
-        "docker info --format '{{.ID}}'",
+        HOST_ID_COMMAND,
         runner.VERSION_COMMANDS["docker"],
     }
     assert {command for _, command in lab.calls} <= allowed, "submit must only read the lab"
 
 
-def test_a_host_whose_engine_does_not_answer_stops_the_submission() -> None:
-    with pytest.raises(LabgenError, match=r"^host client: its Docker engine does not answer"):
-        make_submission(StudentLab(ALL, down={"client"}), SCENARIO, LAB, "alice", 5)
+class Unreachable(StudentLab):
+    """The way to `client` fails (CONTRACT 1: the backend says why in `error`)."""
+
+    def exec(self, host: str, command: str, timeout: float) -> ExecResult:
+        if host == "client":
+            return ExecResult(255, "", "", 0.01, error="ssh: connect to host: Connection refused")
+        return super().exec(host, command, timeout)
+
+
+class MadeBeforeHostIds(StudentLab):
+    """A lab rendered by an older labgen: its hosts have no identity file."""
+
+    def exec(self, host: str, command: str, timeout: float) -> ExecResult:
+        if command == HOST_ID_COMMAND:
+            return ExecResult(1, "", f"cat: {HOST_ID_FILE}: No such file or directory", 0.01)
+        return super().exec(host, command, timeout)
+
+
+def test_a_host_that_cannot_be_reached_stops_the_submission_saying_why() -> None:
+    with pytest.raises(LabgenError) as caught:
+        make_submission(Unreachable(ALL), SCENARIO, LAB, "alice", 5)
+    assert str(caught.value) == (
+        "host client: could not be asked for its identity (ssh: connect to host: Connection "
+        "refused); start the lab with `labgen up` (`labgen status` shows it), then submit again"
+    )
+
+
+def test_a_lab_without_host_identities_says_how_to_get_them() -> None:
+    with pytest.raises(LabgenError, match=r"^host client: no labgen host identity \("):
+        make_submission(MadeBeforeHostIds(ALL), SCENARIO, LAB, "alice", 5)
 
 
 @pytest.mark.parametrize("student", ["Alice", "al ice", "-bob", "", "a/b"])
@@ -68,7 +99,7 @@ def test_the_command_writes_a_file_the_class_report_accepts(
     assert f"wrote {written.name}: 8 of 8 checks hold" in result.output
     assert used == [None]  # the backend `labgen up` used
     accepted = read_submission(written, LAB, "insecure", ["alice"])
-    assert accepted.submission.engine_ids["client"] == "laptop7-client"
+    assert accepted.submission.host_ids["client"] == host_id("laptop7", "client")
     assert json.loads(written.read_text(encoding="utf-8"))["student"] == "alice"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["lab", written.name]
 

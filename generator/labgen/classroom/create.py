@@ -16,8 +16,6 @@ the roster and the secrets. Pure: the same class and seed give the same files.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Mapping
 from pathlib import PurePosixPath
 from typing import Any
@@ -35,6 +33,7 @@ from labgen.classroom.model import (
     student_password,
     teacher_secret,
 )
+from labgen.classroom.sheet import csv_lines
 from labgen.classroom.spec import Classroom, Student, class_to_data
 from labgen.render.plan import (
     HEADER,
@@ -51,6 +50,8 @@ from labgen.steps.scenario import load_scenario
 
 # Inside a lab box, `lab HOST` opens a shell on one of the lab's hosts.
 HOST_COMMAND = "lab"
+# ASCII punctuation Markdown (CommonMark + tables) gives a meaning somewhere.
+_MARKDOWN_ACTIVE = frozenset("\\`*_{}[]()<>!&|~#+-.:\"'=^$")
 
 
 def plan_class(
@@ -157,7 +158,10 @@ def _guide_context(
         "hosted": classroom.delivery == "hosted",
         "server": hosted.server or "",
         "limits": f"{hosted.cpus:g} CPU, {hosted.memory} of memory and {hosted.pids} processes",
-        "students": [{"id": s.id, "name": s.name, "port": ports[s.id]} for s in classroom.students],
+        "students": [
+            {"id": s.id, "name": markdown_text(s.name), "port": ports[s.id]}
+            for s in classroom.students
+        ],
         "registry_addr": lab.registry_address,
         "registry_host": lab.registry_host.name,
         "client_list": ", ".join(f"`{h.name}`" for h in lab.clients),
@@ -195,21 +199,23 @@ def _class_yaml(classroom: Classroom) -> str:
     )
 
 
-def _csv_line(*cells: object) -> str:
-    """One CSV row; cells are validated ids and names, quoted when they hold , or \"."""
-
-    out = io.StringIO()
-    csv.writer(out, lineterminator="\n").writerow(cells)
-    return out.getvalue()
-
-
-def _roster_csv(students: tuple[Student, ...]) -> str:
-    return _csv_line("id", "name", "email") + "".join(
-        _csv_line(s.id, s.name, s.email) for s in students
+def markdown_text(text: str) -> str:
+    """Text from a roster as Markdown shows it, letter for letter: every character that could
+    start a link, an image, HTML, code, emphasis or a table cell is backslash-escaped, so a
+    name can never put an external asset or a live link into a handout or the guide."""
+    return "".join(
+        f"\\{char}" if char in _MARKDOWN_ACTIVE else char for char in " ".join(text.split())
     )
 
 
+def _roster_csv(students: tuple[Student, ...]) -> str:
+    return csv_lines([["id", "name", "email"], *([s.id, s.name, s.email] for s in students)])
+
+
 def _credentials_csv(classroom: Classroom, seed: str, ports: Mapping[str, int]) -> str:
-    return _csv_line("id", "ssh_port", "password") + "".join(
-        _csv_line(s.id, ports[s.id], student_password(seed, s.id)) for s in classroom.students
+    return csv_lines(
+        [
+            ["id", "ssh_port", "password"],
+            *([s.id, str(ports[s.id]), student_password(seed, s.id)] for s in classroom.students),
+        ]
     )

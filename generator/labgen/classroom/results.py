@@ -7,6 +7,7 @@ of a scenario whose goals changed, or of an older format is named, never counted
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,7 +18,7 @@ import msgspec
 
 from labgen.atomic import write_text_atomic
 from labgen.check.results import GOOD, CheckReport
-from labgen.errors import LabgenError
+from labgen.errors import LabgenError, printable
 from labgen.steps.scenario import Scenario
 
 RESULTS_DIR = "results"
@@ -82,10 +83,30 @@ def write_result(class_dir: Path, record: ResultRecord) -> Path:
     return path
 
 
-def result_files(class_dir: Path, student: str) -> list[Path]:
-    """A student's result files, oldest first (their names sort in time order)."""
+def result_files(class_dir: Path, student: str, problems: list[str]) -> list[Path]:
+    """A student's result files, newest first (labgen names them by time); whatever else is in
+    their folder (another name, a folder, a link, a FIFO that would block a read) is named in
+    `problems`."""
     folder = class_dir / RESULTS_DIR / student
-    return sorted(folder.glob("*.json")) if folder.is_dir() else []
+    try:
+        entries = list(os.scandir(folder))
+    except FileNotFoundError:
+        return []
+    except OSError as error:
+        problems.append(
+            f"{printable(str(folder))}: cannot read this folder ({error.strerror}); skipped"
+        )
+        return []
+    found = []
+    for entry in entries:
+        path = Path(entry.path)
+        if entry.name.startswith(".") and entry.name.endswith(".tmp"):
+            continue  # a result being written right now
+        if not entry.name.endswith(".json") or not entry.is_file(follow_symlinks=False):
+            problems.append(f"{printable(str(path))}: not a result file labgen wrote; move it out")
+            continue
+        found.append(path)
+    return sorted(found, reverse=True)
 
 
 def read_result(path: Path, expected: Identity, student: str) -> ResultRecord:
@@ -102,6 +123,8 @@ def read_result(path: Path, expected: Identity, student: str) -> ResultRecord:
         record = msgspec.json.decode(data, type=ResultRecord)
     except (OSError, ValueError, RecursionError) as error:  # msgspec's errors are ValueErrors
         reason = getattr(error, "strerror", None) or str(error).splitlines()[0]
+        if isinstance(error, RecursionError):
+            reason = "nested too deeply"
         raise ValueError(
             f"{path}: not a result file ({reason}); run `labgen class check` again"
         ) from None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta
 
-from labgen.errors import SpecError
+from labgen.errors import SpecError, printable
 from labgen.spec import rules
 from labgen.spec.decode import Problems, decode_fields, show
 from labgen.spec.model import LabSpec, Name
@@ -30,6 +31,9 @@ Delivery = Literal["byod", "hosted"]
 Platform = Literal["docker", "kubernetes"]
 SshExposure = Literal["nodeport", "loadbalancer", "none"]
 MAX_STUDENTS = 100
+# A roster of 100 students is a few KiB: far more is not a roster, and is not read.
+MAX_ROSTER_BYTES = 1024 * 1024
+MAX_NAME = 200
 # A DNS-name or IPv4 address students type after `ssh ...@`.
 SERVER_PATTERN = rules.anchored(
     r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
@@ -288,26 +292,90 @@ def _students(value: object, base: Path, problems: Problems) -> tuple[Student, .
 
 
 def _roster(path: Path, problems: Problems) -> list[tuple[str, object, str, str]]:
-    """(where, id, name, email) of each row of a roster CSV: `id,name[,email]`, header optional."""
-    try:
-        text = path.read_bytes()[: rules.MAX_SPEC_BYTES + 1].decode("utf-8-sig")
-    except OSError as exc:
-        problems.add("students", f"cannot read {path} ({exc.strerror}); check the path")
-        return []
-    except UnicodeDecodeError as exc:
-        problems.add("students", f"{path}: byte {exc.start} is not UTF-8; save the roster as UTF-8")
+    """(where, id, name, email) of each row of a roster CSV: `id,name[,email]`, header optional.
+    Every bad line is one problem naming its line; a quote never closed stops the reading
+    there (what follows it would be swallowed into one cell)."""
+    text = _roster_text(path, problems)
+    if text is None:
         return []
     rows: list[tuple[str, object, str, str]] = []
-    for number, row in enumerate(csv.reader(io.StringIO(text)), start=1):
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    while True:
+        number = reader.line_num + 1
+        where = f"{printable(path.name)} line {number}"
+        try:
+            row = next(reader)
+        except StopIteration:
+            return rows
+        except csv.Error as error:
+            problems.add(where, _csv_problem(str(error)))
+            return rows
         cells = [cell.strip() for cell in row]
         if not any(cells) or (number == 1 and cells[0].lower() == "id"):
             continue
-        where = f"{path.name} line {number}"
+        if reader.line_num != number:
+            problems.add(
+                where,
+                f"a quoted cell runs on to line {reader.line_num}; close the quote on its line",
+            )
+            continue
         if len(cells) not in (2, 3):
             problems.add(where, f"{len(cells)} columns; use id,name or id,name,email")
             continue
-        rows.append((where, cells[0], cells[1], cells[2] if len(cells) == 3 else ""))
+        name, email = cells[1], cells[2] if len(cells) == 3 else ""
+        problem = _cell_problem("name", name) or _cell_problem("email", email)
+        if problem:
+            problems.add(where, problem)
+        else:
+            rows.append((where, cells[0], name, email))
     return rows
+
+
+def _roster_text(path: Path, problems: Problems) -> str | None:
+    """The roster file's text, read whole up to MAX_ROSTER_BYTES; None (and a problem) if not."""
+    where = printable(str(path))
+    try:
+        if not stat.S_ISREG(path.stat().st_mode):
+            problems.add("students", f"{where} is not a file; give the roster CSV's path")
+            return None
+        with path.open("rb") as stream:
+            raw = stream.read(MAX_ROSTER_BYTES + 1)
+    except OSError as exc:
+        problems.add("students", f"cannot read {where} ({exc.strerror}); check the path")
+        return None
+    if len(raw) > MAX_ROSTER_BYTES:
+        problems.add(
+            "students",
+            f"{where} is larger than {MAX_ROSTER_BYTES // 1024} KiB, far more than a roster of "
+            f"{MAX_STUDENTS} students; give the class's roster",
+        )
+        return None
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        problems.add("students", f"{where}: byte {exc.start} is not UTF-8; save it as UTF-8")
+        return None
+
+
+def _cell_problem(label: str, value: str) -> str:
+    """What is wrong with a roster's name or email cell ("" when nothing): it goes into
+    handouts, the guide, CSV sheets and terminal lines, so it is one line of plain text."""
+    if not value.isprintable():
+        return f"the {label} {show(value)} has a control character; write it as plain text"
+    if len(value) > MAX_NAME:
+        return f"the {label} is {len(value)} characters long; shorten it to {MAX_NAME}"
+    return ""
+
+
+def _csv_problem(error: str) -> str:
+    if "unexpected end of data" in error or "EOF" in error:
+        return (
+            "a quote opened here is never closed, so the lines after it would be one cell; "
+            'close it (a name with a comma is written "Smith, Ann")'
+        )
+    if "NUL" in error:
+        return "a NUL byte; save the roster as plain UTF-8 text"
+    return f"not CSV ({printable(error)}); write id,name[,email] per line"
 
 
 def _check_students(

@@ -14,7 +14,7 @@ from labgen.classroom.grading import check_work
 from labgen.classroom.model import Class
 from labgen.classroom.report import ClassReport, report_class, write_reports
 from labgen.classroom.runner import for_each_student
-from labgen.errors import LabgenError, UsageError
+from labgen.errors import LabgenError, UsageError, printable
 from labgen.steps.scenario import load_scenario
 
 
@@ -48,10 +48,13 @@ def report_class_folder(cls: Class, submissions: Path | None, refresh: int | Non
         click.echo(f"labgen: warning: {problem}", err=True)
     graded = sum(1 for row in report.rows if row.state == "graded")
     finished = sum(1 for row in report.rows if row.state == "graded" and not row.stuck_at)
-    unused = f", files not used: {len(report.problems)} (see above)" if report.problems else ""
+    shared = sum(1 for row in report.rows if row.state == "shared")
+    also = f", {shared} shared" if shared else ""
+    if report.problems:
+        also += f", files not used or in doubt: {len(report.problems)} (see above)"
     click.echo(
-        f"wrote {cls.folder / 'report.html'} (+ .csv, .json): {len(report.rows)} students, "
-        f"{graded} graded, {finished} finished{unused}"
+        f"wrote {printable(str(cls.folder / 'report.html'))} (+ .csv, .json): "
+        f"{len(report.rows)} students, {graded} graded, {finished} finished{also}"
     )
     return report
 

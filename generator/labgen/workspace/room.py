@@ -15,8 +15,8 @@ from labgen.backends.box import Box
 from labgen.classroom.boxes import BoxFor, box_for, require_hosted
 from labgen.classroom.grading import grade_seat
 from labgen.classroom.model import SEED_FILE, Class, open_class, read_seed, teacher_secret
-from labgen.classroom.report import ClassReport, build_report, collect_entries
-from labgen.classroom.results import identity_of, write_result
+from labgen.classroom.report import ClassReport, read_report
+from labgen.classroom.results import write_result
 from labgen.errors import UsageError
 from labgen.steps.scenario import Scenario, load_scenario
 
@@ -51,7 +51,6 @@ class Room:
         self.cls = cls
         self.folder = cls.folder
         self.scenario: Scenario = load_scenario(cls.lab)
-        self.identity = identity_of(cls.name, cls.lab.name, self.scenario)
         box_of: BoxFor = boxes or (lambda seat: box_for(cls, seat))
         self.boxes: dict[str, Box] = {seat.student: box_of(seat) for seat in cls.seats}
         names = {student.id: student.name for student in cls.students}
@@ -93,10 +92,8 @@ class Room:
 
     def report(self) -> ClassReport:
         """The class report from the latest result of each student (as `class report`)."""
-        ids = [seat.student for seat in self.cls.seats]
-        entries, problems = collect_entries(self.folder, ids, {}, self.identity)
         roster = [(student.id, student.name) for student in self.cls.students]
-        return build_report(self.name, self.cls.lab.name, self.scenario, roster, entries, problems)
+        return read_report(self.folder, self.name, self.cls.lab.name, self.scenario, roster, None)
 
     def goals_of(self, report: ClassReport, student: str, language: str) -> list[GoalLine]:
         """A student's row of the report as goal lines with the hints in their language."""

@@ -41,6 +41,9 @@ DONE_MARKER=/run/labgen/provisioned
 PART1_MARKER=/var/lib/labgen/part1-done
 # The user the steps run as (provision --as USER); none: the caller (root).
 STEP_USER=
+# This host's own identity, made once (random), whatever its engine: `labgen submit`
+# hands it in, so that two students' files from one lab show as shared.
+HOST_ID=${LABGEN_HOST_ID:-/var/lib/labgen/host-id}
 
 log() { printf 'labgen-node: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -409,6 +412,7 @@ provision_podman() {
     if [ "$MODE" = solved ]; then
         solution_steps "$host"
     fi
+    host_identity
     mkdir -p "$(dirname "$DONE_MARKER")"
     date -u +%Y-%m-%dT%H:%M:%SZ >"$DONE_MARKER"
     log "$host is ready ($MODE mode, podman)"
@@ -429,6 +433,19 @@ set_hostname() {
     if ! awk -v name="$name" '$1 !~ /^#/ { for (i = 2; i <= NF; i++) if ($i == name) found = 1 }
             END { exit !found }' "$ETC/hosts"; then
         printf '127.0.1.1\t%s\n' "$name" >>"$ETC/hosts"
+    fi
+}
+
+# host_identity: write HOST_ID if it is missing (never changed once made), readable by
+# the login user `labgen submit` runs as.
+host_identity() {
+    if [ ! -s "$HOST_ID" ]; then
+        mkdir -p "$(dirname "$HOST_ID")"
+        TMP_FILE=$HOST_ID.new
+        tr -d '\n' </proc/sys/kernel/random/uuid >"$TMP_FILE"
+        chmod 0644 "$TMP_FILE"
+        mv -f "$TMP_FILE" "$HOST_ID"
+        TMP_FILE=
     fi
 }
 
@@ -490,6 +507,7 @@ provision() {
     if [ "$MODE" = solved ]; then
         solution_steps "$host"
     fi
+    host_identity
     mkdir -p "$(dirname "$DONE_MARKER")"
     date -u +%Y-%m-%dT%H:%M:%SZ >"$DONE_MARKER"
     log "$host is ready ($MODE mode)"

@@ -36,6 +36,9 @@ KERNEL_HOSTNAME=${LABGEN_KERNEL_HOSTNAME:-/proc/sys/kernel/hostname}
 DONE_MARKER=/run/labgen/provisioned
 # The user the steps run as (provision --as USER); none: the caller (root).
 STEP_USER=
+# This host's own identity, made once (random), whatever its engine: `labgen submit`
+# hands it in, so that two students' files from one lab show as shared.
+HOST_ID=${LABGEN_HOST_ID:-/var/lib/labgen/host-id}
 
 log() { printf 'labgen-node: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -364,6 +367,7 @@ provision_podman() {
     if [ "$MODE" = solved ]; then
         solution_steps "$host"
     fi
+    host_identity
     mkdir -p "$(dirname "$DONE_MARKER")"
     date -u +%Y-%m-%dT%H:%M:%SZ >"$DONE_MARKER"
     log "$host is ready ($MODE mode, podman)"
@@ -384,6 +388,19 @@ set_hostname() {
     if ! awk -v name="$name" '$1 !~ /^#/ { for (i = 2; i <= NF; i++) if ($i == name) found = 1 }
             END { exit !found }' "$ETC/hosts"; then
         printf '127.0.1.1\t%s\n' "$name" >>"$ETC/hosts"
+    fi
+}
+
+# host_identity: write HOST_ID if it is missing (never changed once made), readable by
+# the login user `labgen submit` runs as.
+host_identity() {
+    if [ ! -s "$HOST_ID" ]; then
+        mkdir -p "$(dirname "$HOST_ID")"
+        TMP_FILE=$HOST_ID.new
+        tr -d '\n' </proc/sys/kernel/random/uuid >"$TMP_FILE"
+        chmod 0644 "$TMP_FILE"
+        mv -f "$TMP_FILE" "$HOST_ID"
+        TMP_FILE=
     fi
 }
 
@@ -438,6 +455,7 @@ provision() {
     if [ "$MODE" = solved ]; then
         solution_steps "$host"
     fi
+    host_identity
     mkdir -p "$(dirname "$DONE_MARKER")"
     date -u +%Y-%m-%dT%H:%M:%SZ >"$DONE_MARKER"
     log "$host is ready ($MODE mode)"
