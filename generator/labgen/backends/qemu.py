@@ -32,6 +32,8 @@ from labgen.errors import LabgenError
 Accel = Literal["kvm", "tcg"]
 
 QEMU = "qemu-system-x86_64"
+# Where `sandbox/vm/labvm.sh` puts the base images: one folder (a link) per node suite.
+DEFAULT_IMAGES = Path("/var/cache/labgen/labvm")
 # The guest's fixed address on QEMU's user-mode network (QEMU's default for the first guest).
 GUEST_ADDRESS = "10.0.2.15"
 KERNEL_ARGS = (
