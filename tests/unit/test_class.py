@@ -374,3 +374,21 @@ def test_class_continuing_from_part_1_says_so_in_handouts_and_guide(
     for text in (guide, handout):
         assert "This lab starts where part 1 ended" in text
         assert "daemon-json remove insecure-registries" in text
+
+
+def test_hosted_isolation_is_container_or_vm(tmp_path: Path) -> None:
+    base = {
+        "name": "iso",
+        "delivery": "hosted",
+        "students": 2,
+        "hosted": {"server": "lab.example.org"},
+    }
+    classroom, _ = parse_class(base, tmp_path)
+    assert classroom.hosted.isolation == "container"
+    vm = {**base, "hosted": {"server": "lab.example.org", "isolation": "vm"}}
+    assert parse_class(vm, tmp_path)[0].hosted.isolation == "vm"
+    wrong = {**base, "hosted": {"server": "lab.example.org", "isolation": "vmm"}}
+    with pytest.raises(
+        SpecError, match=r"hosted.isolation: 'vmm' is not valid; use one of: container, vm"
+    ):
+        parse_class(wrong, tmp_path)

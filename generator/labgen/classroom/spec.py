@@ -69,6 +69,16 @@ class HostedSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         ),
     ] = "768M"
     pids: Annotated[int, Meta(ge=128, le=65536, description="Processes each lab may run.")] = 1024
+    isolation: Annotated[
+        Literal["container", "vm"],
+        Meta(
+            description="What keeps each student's lab apart: container (a privileged "
+            "container on this server's Docker: a student can become root on the server) or "
+            "vm (a VM per student: root only inside it; needs a VM base image, and KVM to be "
+            "fast).",
+            extra={"fix": "use container or vm"},
+        ),
+    ] = "container"
 
     @property
     def port_range(self) -> tuple[int, int]:
