@@ -103,6 +103,7 @@ build() {
   # The box's engine data root (node image loaded) unpacked here once, instead of in
   # every VM at its first boot: the overlays share it.
   if [[ -f $root/opt/labbox/docker-seed.tar ]]; then
+    mkdir -p "$root/var/lib/docker"
     tar -C "$root/var/lib/docker" --xattrs --numeric-owner -xf "$root/opt/labbox/docker-seed.tar"
     touch "$root/var/lib/docker/.labbox-seeded"
     rm -f "$root/opt/labbox/docker-seed.tar"

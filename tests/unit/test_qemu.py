@@ -47,7 +47,7 @@ def test_the_command_line_under_emulation(tmp_path: Path) -> None:
         "-device", "virtio-net-pci,netdev=net0",
         "-serial", f"file:{tmp_path}/console.log",
         "-monitor", "none",
-        "-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny",
+        "-sandbox", "on,obsolete=deny,resourcecontrol=deny",
         "-pidfile", f"{tmp_path}/qemu.pid",
         "-daemonize",
     ]  # fmt: skip
