@@ -46,12 +46,20 @@ _OS_FIXES = {
     errno.ENOENT: "check that the path exists",
     errno.ENOTDIR: "a part of the path is a file, not a folder: check the path",
     errno.EISDIR: "it is a folder, not a file: check the path",
+    errno.EFBIG: "give a smaller file",
+    errno.ELOOP: "a symbolic link points to itself, directly or not: check the path",
 }
+
+
+def printable(text: str) -> str:
+    """`text` as one line of a terminal shows it: control characters (newlines, escape
+    sequences, NUL) written as Python escapes, so no input can forge or hide a line."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def os_error_line(error: OSError) -> str:
     """One line for a file-system error: `path: what happened; what to do`."""
-    where = error.filename if error.filename is not None else "labgen"
+    where = printable(str(error.filename)) if error.filename is not None else "labgen"
     problem = error.strerror or str(error)
     fix = _OS_FIXES.get(error.errno or 0, "check the path and try again")
     return f"{where}: {problem}; {fix}"

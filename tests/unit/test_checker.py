@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import signal
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from xml.etree import ElementTree
@@ -220,15 +222,91 @@ def test_no_retry_once_the_outcome_is_judged(
 
 def test_timeout_stops_the_retries(scenario: Scenario, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(runner, "RETRY_PAUSE_S", 0)
-    hung = ExecResult(124, "", "labgen: timed out after 5 s", 5.0, timed_out=True)
+    hung = ExecResult(
+        124, "", "labgen: timed out after 5 s", 5.0, timed_out=True, error="no answer within 5 s"
+    )
     backend = ScriptedBackend({"curl -fsS http://localhost:5000/v2/": [hung, ok()]})
     (wait,) = [s for s in scenario.steps if s.id == "wait-registry"]
-    step = next(r for r in solve(backend, scenario) if r.id == "wait-registry")
+    results = solve(backend, scenario)
+    step = next(r for r in results if r.id == "wait-registry")
     assert wait.retries > 1
-    assert step.status == "fail"
-    assert step.detail.startswith("no answer within 5 s (per-step timeout)")
+    assert step.status == "unknown"  # a timeout says nothing about the lab
+    assert step.detail.startswith("could not be checked: no answer within 5 s; ")
     assert step.attempts == 1
     assert backend.calls.count(("registry", wait.run)) == 1
+    after = results[results.index(step) + 1 :]
+    assert {(r.status, r.detail) for r in after} == {
+        ("skipped", "an earlier step could not be checked")
+    }
+
+
+# What the backends give when the way to a host fails (ssh 255, a stopped node).
+SSH_DOWN = ExecResult(
+    255,
+    "",
+    "Connection closed by 192.168.121.5 port 22",
+    3.0,
+    error="ssh could not run the command on client (exit 255: Connection closed by 192.168.121.5 port 22)",
+)
+NODE_STOPPED = ExecResult(
+    1,
+    "",
+    'service "client" is not running',
+    0.1,
+    error='docker compose exec could not run the command on client (exit 1: service "client" is not running)',
+)
+
+
+@pytest.mark.parametrize("answer", [SSH_DOWN, NODE_STOPPED])
+def test_a_command_that_could_not_run_is_unknown_never_fail(
+    scenario: Scenario, answer: ExecResult
+) -> None:
+    backend = ScriptedBackend({"jq -s -e": [answer], "| jq -e": [answer]})
+    report = runner.grade(backend, scenario, "lab", 5, lambda *a: None, lambda r: None)
+    statuses = {r.status for r in report.results}
+    assert "fail" not in statuses and "unknown" in statuses and not report.ok
+    unknown = next(r for r in report.results if r.status == "unknown")
+    assert unknown.detail.startswith(f"could not be checked: {answer.error}; ")
+    # Every report shows it as not checked, never as a failure.
+    assert render.result_line(unknown).startswith("UNKNOWN (not checked)")
+    summary = render.summary_line(report)
+    assert f"{report.count('unknown')} could not be checked" in summary and "0 failed" in summary
+    assert json.loads(render.to_json(report))["results"][0]["status"] in ("pass", "unknown")
+    suite = ElementTree.fromstring(render.to_junit(report))
+    assert suite.get("failures") == "0" and suite.get("errors") == str(report.count("unknown"))
+    assert suite.find("testcase/failure") is None
+    assert suite.find("testcase/error") is not None
+
+
+class Interrupted(ScriptedBackend):
+    """Ctrl-C arrives while a command containing `marker` runs."""
+
+    def __init__(self, marker: str) -> None:
+        super().__init__()
+        self.marker = marker
+
+    def exec(self, host: str, command: str, timeout: float) -> ExecResult:
+        if self.marker in command:
+            signal.raise_signal(signal.SIGINT)  # as the terminal's Ctrl-C
+            time.sleep(1)  # the main thread is interrupted meanwhile
+        return super().exec(host, command, timeout)
+
+
+def test_ctrl_c_gives_no_verdicts(scenario: Scenario) -> None:
+    """Ctrl-C in the main thread (one host's check) or while hosts run in threads: the
+    interrupt goes up, and the batch under way reports nothing."""
+    # Set up what the test relies on: SIGINT raises KeyboardInterrupt (a shell that
+    # ignores SIGINT would leave it ignored).
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        for marker in ("docker run -d -p 5000:5000", "sudo systemctl restart docker"):
+            seen: list[CheckResult] = []
+            with pytest.raises(KeyboardInterrupt):
+                runner.solve(Interrupted(marker), scenario, "lab", 5, lambda *a: None, seen.append)
+            assert seen and all(marker not in r.command for r in seen), marker
+            assert all(r.status in ("pass", "expected-failure", "deviation") for r in seen)
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 class MeetingBackend(ScriptedBackend):
@@ -315,12 +393,16 @@ def test_choose_mode_solves_only_a_lab_seen_to_be_fresh() -> None:
             "answered, but its Docker engine did not",
         ),
         (  # compose: the node is stopped
-            ExecResult(1, "", 'service "registry" is not running', 0.1),
-            'could not be examined (exit 1: service "registry" is not running)',
+            ExecResult(1, "", "", 0.1, error="docker compose exec could not run the command"),
+            "could not be reached (docker compose exec could not run the command)",
         ),
         (  # vagrant: the VM is down, or ssh fails
-            ExecResult(255, "", "ssh: connect to host 192.168.121.5 port 22: No route to host", 3),
-            "could not be examined (exit 255: ssh: connect to host",
+            ExecResult(255, "", "", 3, error="ssh could not run the command on registry"),
+            "could not be reached (ssh could not run the command on registry)",
+        ),
+        (  # a probe that ran and failed in a way labgen does not know
+            ExecResult(1, "", "sh: 1: syntax error", 0.1),
+            "could not be examined (exit 1: sh: 1: syntax error)",
         ),
         (ExecResult(127, "", "", 0.1), "could not be examined (exit 127: no output)"),
     ],
@@ -388,6 +470,15 @@ def test_excerpt_centres_on_the_focus_and_is_bounded() -> None:
     output = "\n".join(f"line {i}" for i in range(50)) + "\nthe error here\n" + "after\n" * 3
     assert runner.excerpt(output, "the error") == "line 49\nthe error here\nafter"
     assert len(runner.excerpt("x" * 5000, None)) <= runner.EXCERPT_CHARS + 3
+
+
+def test_a_cut_excerpt_keeps_no_tail_of_a_secret() -> None:
+    secret = "pw-" + "s" * 30
+    # The cut falls inside the secret: masking after it would leave its tail.
+    output = "x" * 10 + secret + "y" * (runner.EXCERPT_CHARS - 20)
+    assert output[-runner.EXCERPT_CHARS :].startswith("s" * 20)
+    shown = runner.excerpt(output, None, (secret,))
+    assert "sssss" not in shown and "pw-" not in shown
 
 
 def test_a_verdict_names_who_makes_the_claim(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -616,6 +616,13 @@ def test_failed_rename_leaves_the_file_as_it_was(
     assert _names(daemon_json.parent) == ["daemon.json"]
 
 
+def _default_signals() -> None:
+    """Set up what the test relies on, whatever pytest inherited: a shell running it in the
+    background ignores SIGINT, and a shell started with SIGINT ignored cannot trap it."""
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("signal", [signal.SIGTERM, signal.SIGINT])
 def test_interrupted_write_leaves_no_temp_file(
     node_sh: Path,
@@ -640,6 +647,7 @@ def test_interrupted_write_leaves_no_temp_file(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         start_new_session=True,
+        preexec_fn=_default_signals,
     )
     try:
         deadline = time.monotonic() + 10

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from labgen.backends.base import ExecResult
+from labgen.backends.base import END, START, ExecResult
 from labgen.backends.vmssh import VmShell, multiplexing_unsupported, remote_command
 from labgen.doctor import ssh_finding
 
@@ -34,6 +34,8 @@ class FakeMachines:
         self.master_ok = True
         self.plain_ok = True
         self.answer = ExecResult(3, "out\n", "err\n", 0.01)
+        self.reaches = True  # the host's shell runs the script sent (else ssh fails first)
+        self.stdins: list[str] = []
 
     def set_ids(self, *ids: str) -> None:
         for host, machine_id in zip(["registry", "client"], ids, strict=False):
@@ -41,9 +43,17 @@ class FakeMachines:
             folder.mkdir(parents=True, exist_ok=True)
             (folder / "id").write_text(machine_id)
 
-    def run(self, argv: Sequence[str], timeout: float, cwd: Path | None) -> ExecResult:
+    def run(
+        self, argv: Sequence[str], timeout: float, cwd: Path | None = None, stdin: str | None = None
+    ) -> ExecResult:
         argv = list(argv)
         self.calls.append(argv)
+        if stdin is not None:
+            self.stdins.append(stdin)
+            if self.reaches:  # what the wrapped script writes around the command's output
+                marked = f"{START}\n{self.answer.stderr}{END} {self.answer.exit_code}\n"
+                return ExecResult(self.answer.exit_code, self.answer.stdout, marked, 0.01)
+            return self.answer
         if argv[:2] == ["ssh", "-V"]:
             if not self.ssh_version:
                 return ExecResult(127, "", "ssh: command not found", 0.0)
@@ -95,7 +105,7 @@ def shell(
         detach=fake.detach,
         note=notes.append if notes is not None else None,
         socket_base=lab.parent,
-        **kw,  # type: ignore[arg-type]
+        **kw,
     )
 
 
@@ -120,7 +130,10 @@ def test_multiplexed_route_reads_ssh_config_once_and_keeps_exit_and_streams(lab:
     assert fake.count("vagrant", "ssh-config") == 1
     assert fake.count("detach") == 2  # one master per host
     command = fake.calls[-1]
-    assert command[-2:] == ["client", "bash -l -c true"]
+    assert command[-2:] == ["client", "bash -l -s"]
+    assert "\nsudo docker info\n" in fake.stdins[0]  # the command went on stdin
+    assert not any("sudo docker info" in arg for call in fake.calls for arg in call)
+    assert result.error == ""
     assert f"ControlPath={vm.sockets / 'client'}" in command and "ControlMaster=no" in command
     assert notes[0].startswith("registry: exec via multiplexed ssh (control socket ")
     assert stat.S_IMODE(vm.config_file.stat().st_mode) == 0o600
@@ -152,7 +165,17 @@ def test_no_ssh_client_falls_back_to_vagrant_ssh(lab: Path) -> None:
     vm = shell(lab, fake, notes)
     result = vm.exec("client", "echo hi", 30)
     assert result.exit_code == 3 and result.stderr == "err\n"
-    assert fake.calls[-1] == ["vagrant", "ssh", "client", "-c", "echo hi", "--", "-q"]
+    assert fake.calls[-1] == [
+        "vagrant",
+        "ssh",
+        "client",
+        "--no-tty",
+        "-c",
+        "bash -l -s",
+        "--",
+        "-q",
+    ]
+    assert "\necho hi\n" in fake.stdins[-1]
     assert notes == ["client: exec via vagrant ssh (slow) (no ssh client found)"]
 
 
@@ -225,7 +248,9 @@ def test_forced_routes(lab: Path) -> None:
     fake = FakeMachines(lab)
     vm = shell(lab, fake, force="vagrant")
     vm.exec("registry", "true", 30)
-    assert fake.calls == [["vagrant", "ssh", "registry", "-c", "true", "--", "-q"]]
+    assert fake.calls == [
+        ["vagrant", "ssh", "registry", "--no-tty", "-c", "bash -l -s", "--", "-q"]
+    ]
     forced_ssh = shell(lab, fake, force="ssh")
     forced_ssh.exec("registry", "true", 30)
     assert forced_ssh.routes["registry"].kind == "ssh" and fake.count("detach") == 0
@@ -236,9 +261,21 @@ def test_dead_master_makes_the_next_exec_choose_again(lab: Path) -> None:
     vm = shell(lab, fake)
     vm.exec("registry", "true", 30)
     (vm.sockets / "registry").unlink()  # the master died (VM gone)
-    fake.answer = ExecResult(255, "", "", 0.0)
-    vm.exec("registry", "true", 30)
+    fake.answer = ExecResult(255, "", "Connection closed by 192.168.57.10 port 22\n", 0.0)
+    fake.reaches = False
+    result = vm.exec("registry", "true", 30)
     assert "registry" not in vm.routes
+    assert result.error == (
+        "ssh could not run the command on registry "
+        "(exit 255: Connection closed by 192.168.57.10 port 22)"
+    )
+
+
+def test_a_command_exiting_255_is_not_an_ssh_failure(lab: Path) -> None:
+    fake = FakeMachines(lab)
+    fake.answer = ExecResult(255, "", "", 0.0)
+    result = shell(lab, fake).exec("registry", "exit 255", 30)
+    assert (result.exit_code, result.error, result.stderr) == (255, "", "")
 
 
 def test_forget_ends_masters_and_drops_the_cache(lab: Path) -> None:

@@ -3,11 +3,14 @@ survives any interruption (Ctrl-C, kill -9, two runs at once)."""
 
 from __future__ import annotations
 
+import os
 import signal
+import stat
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -15,7 +18,7 @@ from click.testing import CliRunner, Result
 from labgen.cli import cli
 from labgen.errors import UsageError
 from labgen.render import write
-from labgen.render.plan import plan_lab
+from labgen.render.plan import PlannedFile, plan_lab
 from labgen.render.write import MANIFEST, write_lab
 from labgen.spec.parse import load_spec
 
@@ -31,11 +34,15 @@ CHILD = textwrap.dedent(
     import os, shutil, signal, sys, time
     from pathlib import Path
     from labgen.render import write
-    from labgen.render.plan import plan_lab
+    from labgen.render.plan import PlannedFile, plan_lab
     from labgen.spec.parse import load_spec
 
     spec, out, stop_at, name, slow = sys.argv[1:]
     calls = 0
+    # What the test relies on, whatever this process inherits (a shell running the tests
+    # in the background ignores SIGINT, and Python then leaves it ignored).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    os.umask(0o022)
 
     def counted(function):
         def wrapper(*args, **kwargs):
@@ -50,7 +57,7 @@ CHILD = textwrap.dedent(
     os.rename = counted(os.rename)
     os.link = counted(os.link)
     shutil.rmtree = counted(shutil.rmtree)
-    Path.write_text = counted(Path.write_text)
+    write._write_file = counted(write._write_file)
     write._exchange = counted(write._exchange)
     write.write_lab(plan_lab(load_spec(Path(spec))[0]), Path(out), force=True)
     print(calls)
@@ -77,6 +84,14 @@ def snapshot(root: Path) -> dict[str, tuple[bytes | None, int]]:
 
 def files(root: Path) -> dict[str, bytes]:
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def leftover(out: Path) -> Path:
+    """A staging folder of `out` as a killed run leaves it (marker inside)."""
+    staging = out.with_name(f".{out.name}.k1ll3d_x.new")
+    staging.mkdir()
+    (staging / write.MARKER).write_text(write.MARKER_TEXT)
+    return staging
 
 
 def render(spec: Path, out: Path) -> dict[str, bytes]:
@@ -150,10 +165,10 @@ def test_replacing_without_an_atomic_exchange(
     monkeypatch.setattr(write, "_exchange", lambda first, second: False)
     write_lab(plan_lab(load_spec(NEW_SPEC)[0]), lab, force=True)
     assert files(lab) == labs[1]
-    lab.rename(tmp_path / ".lab.old")  # as if killed right after the first rename
+    lab.rename(leftover(lab) / "old")  # as if killed right after the first rename
     write_lab(plan_lab(load_spec(OLD_SPEC)[0]), lab, force=True)
     assert files(lab) == labs[0]
-    assert not (tmp_path / ".lab.old").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lab", "ref-new", "ref-old"]
 
 
 def test_an_empty_folder_counts_as_free(tmp_path: Path) -> None:
@@ -187,9 +202,9 @@ def test_next_run_recovers_state_left_in_a_staging_folder(
     lab = tmp_path / "lab"
     render(OLD_SPEC, lab)
     add_state(lab)
-    staging = tmp_path / ".lab.new"
-    staging.mkdir()
-    (lab / ".vagrant").rename(staging / ".vagrant")  # only the leftover holds it
+    staging = leftover(tmp_path / "lab")
+    (staging / "lab").mkdir()
+    (lab / ".vagrant").rename(staging / "lab" / ".vagrant")  # only the leftover holds it
     write_lab(plan_lab(load_spec(NEW_SPEC)[0]), lab, force=True)
     assert files(lab) == labs[1]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["lab", "ref-new", "ref-old"]
@@ -327,8 +342,81 @@ def test_cli_class_create_after_an_interrupted_replacement_keeps_the_passwords(
     assert CliRunner().invoke(cli, ["class", "create", "class.yaml"]).exit_code == 0
     classes = tmp_path / "classes"
     seed = (classes / "ws" / "secrets" / "seed").read_bytes()
-    (classes / "ws").rename(classes / ".ws.old")  # killed between the two renames
+    (classes / "ws").rename(leftover(classes / "ws") / "old")  # killed between the two renames
     again = CliRunner().invoke(cli, ["class", "create", "class.yaml", "--force"])
     assert again.exit_code == 0, again.output
     assert (classes / "ws" / "secrets" / "seed").read_bytes() == seed
     assert [p.name for p in classes.iterdir()] == ["ws"]
+
+
+def test_folders_labgen_did_not_make_are_never_removed_or_renamed(tmp_path: Path) -> None:
+    """A user's `.lab.new` / `.lab.old`, and a look-alike of a staging folder without
+    labgen's marker, survive `create` with and without --force."""
+    lab = tmp_path / "lab"
+    theirs = {
+        ".lab.new": "my draft\n",
+        ".lab.old": "my backup\n",
+        ".lab.abcd1234.new": "not labgen's\n",
+    }
+    for name, text in theirs.items():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "mine.txt").write_text(text)
+    before = {name: snapshot(tmp_path / name) for name in theirs}
+    for force in (False, True):
+        write_lab(plan_lab(load_spec(OLD_SPEC)[0]), lab, force=force)
+        assert {name: snapshot(tmp_path / name) for name in theirs} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*theirs, "lab"])
+
+
+def test_secrets_are_never_readable_by_others_while_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the widest umask, every file is checked the moment it is created: a secret is
+    0600 from its first byte, and the staging folder around it is 0700 all along."""
+    planned = [
+        PlannedFile(PurePosixPath("README.md"), "read me\n"),
+        PlannedFile(PurePosixPath("secrets/seed"), "0123\n", private=True),
+        PlannedFile(PurePosixPath("secrets/keys/ca.key"), "key\n", private=True),
+        PlannedFile(PurePosixPath("s01/access.txt"), "pw\n", private=True),
+        PlannedFile(PurePosixPath("s01/handout.md"), "hi\n"),
+    ]
+    real_open = os.open
+    seen: dict[str, int] = {}
+
+    def watched(path: str | Path, flags: int, mode: int = 0o777, **kwargs: Any) -> int:
+        handle = real_open(path, flags, mode, **kwargs)
+        if flags & os.O_CREAT:
+            created = Path(path)
+            seen[created.name] = stat.S_IMODE(os.fstat(handle).st_mode)
+            staging = next(p for p in created.parents if (p / write.MARKER).exists())
+            assert stat.S_IMODE(staging.stat().st_mode) == 0o700, created
+        return handle
+
+    monkeypatch.setattr(os, "open", watched)
+    previous = os.umask(0)  # set up what the test relies on: nothing narrows the modes
+    try:
+        write_lab(planned, tmp_path / "class", force=False)
+    finally:
+        os.umask(previous)
+    assert {name: seen[name] for name in ("seed", "ca.key", "access.txt")} == {
+        "seed": 0o600,
+        "ca.key": 0o600,
+        "access.txt": 0o600,
+    }
+    modes = {
+        p.relative_to(tmp_path / "class").as_posix(): stat.S_IMODE(p.stat().st_mode)
+        for p in (tmp_path / "class").rglob("*")
+    }
+    assert modes["secrets"] == modes["secrets/keys"] == 0o700
+    assert modes["s01"] == 0o755 and modes["README.md"] == modes["s01/handout.md"] == 0o644
+    assert modes["secrets/seed"] == modes["s01/access.txt"] == 0o600
+
+
+def test_a_narrow_umask_changes_no_mode(tmp_path: Path) -> None:
+    previous = os.umask(0o777)
+    try:
+        write_lab(plan_lab(load_spec(OLD_SPEC)[0]), tmp_path / "lab", force=False)
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "lab").stat().st_mode) == 0o755
+    assert stat.S_IMODE((tmp_path / "lab" / MANIFEST).stat().st_mode) == 0o644

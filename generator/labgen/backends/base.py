@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import time
 from collections.abc import Callable, Sequence
@@ -23,6 +24,9 @@ class ExecResult:
     stderr: str
     duration: float
     timed_out: bool = False
+    # Why the command could not be run on the host to its end (the way to the host failed,
+    # it timed out, it was interrupted), in one line; "" when it ran, whatever its exit code.
+    error: str = ""
 
     @property
     def output(self) -> str:
@@ -79,8 +83,11 @@ def host_statuses(
     ]
 
 
-def run_process(argv: Sequence[str], timeout: float, cwd: Path | None = None) -> ExecResult:
-    """Run a local process with a timeout, keeping exit code, stdout and stderr."""
+def run_process(
+    argv: Sequence[str], timeout: float, cwd: Path | None = None, stdin: str | None = None
+) -> ExecResult:
+    """Run a local process with a timeout, keeping exit code, stdout and stderr. `stdin`
+    is fed to it (else it reads nothing): a script sent this way never shows in `ps`."""
     start = time.monotonic()
     try:
         done = subprocess.run(
@@ -91,7 +98,8 @@ def run_process(argv: Sequence[str], timeout: float, cwd: Path | None = None) ->
             timeout=timeout,
             cwd=cwd,
             check=False,
-            stdin=subprocess.DEVNULL,
+            input=stdin,
+            stdin=None if stdin is not None else subprocess.DEVNULL,
         )
     except subprocess.TimeoutExpired as expired:
         return ExecResult(
@@ -100,10 +108,56 @@ def run_process(argv: Sequence[str], timeout: float, cwd: Path | None = None) ->
             stderr=_text(expired.stderr) + f"\nlabgen: timed out after {timeout:g} s",
             duration=time.monotonic() - start,
             timed_out=True,
+            error=f"no answer within {timeout:g} s",
         )
     except FileNotFoundError:
-        return ExecResult(127, "", f"{argv[0]}: command not found", time.monotonic() - start)
-    return ExecResult(done.returncode, done.stdout, done.stderr, time.monotonic() - start)
+        return ExecResult(
+            127,
+            "",
+            f"{argv[0]}: command not found",
+            time.monotonic() - start,
+            error=f"{argv[0]} is not installed here",
+        )
+    error = f"stopped by signal {-done.returncode}" if done.returncode < 0 else ""
+    return ExecResult(
+        done.returncode, done.stdout, done.stderr, time.monotonic() - start, error=error
+    )
+
+
+# A script sent on stdin is wrapped so that its end can be told from the way to the host
+# failing: the host's shell writes START before and END with the exit code after it (on
+# stderr, removed again by `unwrap`). The script runs in a subshell (its own `exit` ends
+# only that) with stdin from /dev/null, as `sh -c` would give it nothing to read: a
+# command in it that reads stdin must not swallow the rest of the script.
+START = "@labgen-start"
+END = "@labgen-end"
+
+
+def wrap(script: str) -> str:
+    """`script` as the text a host's shell reads on stdin (see START)."""
+    return (
+        f"printf '%s\\n' {START} >&2\n(\n{script}\n) </dev/null\n"
+        f'set -- $?\nprintf \'%s %s\\n\' {END} "$1" >&2\nexit "$1"\n'
+    )
+
+
+def unwrap(result: ExecResult, host: str, way: str) -> ExecResult:
+    """`result` of a wrapped script without the markers, with `error` saying why when the
+    script did not run to its end on `host` (`way`: how labgen reaches it, for the text)."""
+    lines = result.stderr.splitlines(keepends=True)
+    started = any(line.rstrip("\n") == START for line in lines)
+    ended = [line for line in lines if line.startswith(END + " ")]
+    kept = "".join(
+        line for line in lines if line.rstrip("\n") != START and not line.startswith(END + " ")
+    )
+    error = result.error
+    if not error and not ended:
+        last = [line.strip() for line in kept.splitlines() if line.strip()][-1:] or ["no output"]
+        if started:
+            error = f"{way} to {host} ended before the command did (exit {result.exit_code}: {last[0][:200]})"
+        else:
+            error = f"{way} could not run the command on {host} (exit {result.exit_code}: {last[0][:200]})"
+    return dataclasses.replace(result, stderr=kept, error=error)
 
 
 def _text(data: bytes | str | None) -> str:

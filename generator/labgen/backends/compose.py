@@ -14,6 +14,8 @@ from labgen.backends.base import (
     host_statuses,
     ready_command,
     run_process,
+    unwrap,
+    wrap,
 )
 from labgen.errors import LabgenError
 from labgen.lab import Lab
@@ -115,7 +117,9 @@ class ComposeBackend:
             time.sleep(2)
 
     def exec(self, host: str, command: str, timeout: float) -> ExecResult:
-        return run_process(self._compose("exec", "-T", host, "sh", "-c", command), timeout)
+        # The script goes on stdin, never in argv: `ps` here or in the node shows no secret.
+        ran = run_process(self._compose("exec", "-T", host, "sh"), timeout, stdin=wrap(command))
+        return unwrap(ran, host, "docker compose exec")
 
     def status(self) -> list[HostStatus]:
         listed = run_process(self._compose("ps", "--all", "--format", "json"), 30)

@@ -11,9 +11,10 @@ first route that works, in this order:
   ssh      plain `ssh -F ssh-config` per command (no ControlMaster, e.g. Windows' OpenSSH);
   vagrant  `vagrant ssh HOST -c CMD`, as before (no usable ssh, or no ssh-config).
 
-Every route runs the command the way `vagrant ssh -c` does: as the box's ssh user, in
-`bash -l -c 'CMD'` (Vagrant's default `config.ssh.shell`), without a tty, with exit
-code, stdout and stderr kept apart.
+Every route runs the command as `vagrant ssh -c` would: as the box's ssh user, in a
+login bash (Vagrant's default `config.ssh.shell`), without a tty, with exit code, stdout
+and stderr kept apart; but the command goes on stdin (`bash -l -s`), never in an argv
+that `ps` shows, wrapped so that ssh failing is told from the command failing.
 """
 
 from __future__ import annotations
@@ -29,16 +30,27 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
-from labgen.backends.base import ExecResult, run_process
+from labgen.backends.base import ExecResult, run_process, unwrap, wrap
 
-Runner = Callable[[Sequence[str], float, "Path | None"], ExecResult]
+
+class Runner(Protocol):
+    """run_process's shape: argv, timeout, working folder, text for stdin."""
+
+    def __call__(
+        self, argv: Sequence[str], timeout: float, cwd: Path | None = None, stdin: str | None = None
+    ) -> ExecResult: ...
+
+
 Detach = Callable[[Sequence[str], Path, float], bool]
 Note = Callable[[str], None]
 
 ROUTES = ("mux", "ssh", "vagrant")
 # Vagrant's default `config.ssh.shell`; `vagrant ssh -c CMD` runs `bash -l -c 'CMD'`.
 LOGIN_SHELL = "bash -l"
+# The same shell, reading the (wrapped) command on stdin.
+STDIN_SHELL = f"{LOGIN_SHELL} -s"
 # A master lives this long after its last session: long enough to span `labgen up`
 # then `check`; `labgen down` ends it at once, and ServerAlive* ends it ~30 s after
 # its VM disappears any other way.
@@ -143,21 +155,22 @@ class VmShell:
 
     # ---------------------------------------------------------------- exec
     def exec(self, host: str, command: str, timeout: float) -> ExecResult:
+        # The script goes on stdin, never in argv: `ps` here or on the VM shows no secret.
         route = self.route(host)
         if route.kind == "vagrant":
             return self.vagrant_exec(host, command, timeout)
-        result = self.run(
-            [*self._ssh(host, route.kind), remote_command(command)], timeout, self.lab
-        )
-        # 255 is ssh's own failure (or the command's exit 255): with the master gone,
-        # the next command chooses its route again instead of failing the same way.
-        if route.kind == "mux" and result.exit_code == 255 and not self._master_alive(host):
+        argv = [*self._ssh(host, route.kind), STDIN_SHELL]
+        result = unwrap(self.run(argv, timeout, self.lab, wrap(command)), host, "ssh")
+        # ssh's own failure (exit 255, the script never ended): with the master gone, the
+        # next command chooses its route again instead of failing the same way.
+        if route.kind == "mux" and result.error and not self._master_alive(host):
             self.routes.pop(host, None)
         return result
 
     def vagrant_exec(self, host: str, command: str, timeout: float) -> ExecResult:
-        # `-- -q` keeps ssh's own banner lines out of the command's stderr.
-        return self.run(["vagrant", "ssh", host, "-c", command, "--", "-q"], timeout, self.lab)
+        # Vagrant's ssh inherits labgen's stdin; `-- -q` keeps ssh's banner lines out of stderr.
+        argv = ["vagrant", "ssh", host, "--no-tty", "-c", STDIN_SHELL, "--", "-q"]
+        return unwrap(self.run(argv, timeout, self.lab, wrap(command)), host, "vagrant ssh")
 
     def socket(self, host: str) -> Path:
         return self.sockets / host

@@ -17,6 +17,7 @@ LABELS = {
     "deviation": "DEVIATION (documented)",
     "fail": "FAIL",
     "skipped": "SKIPPED",
+    "unknown": "UNKNOWN (not checked)",
 }
 
 
@@ -25,7 +26,7 @@ def result_line(result: CheckResult) -> str:
     engine = f", {result.engine}" if result.engine else ""
     head = f"{LABELS[result.status]:<24} {result.id} on {result.host} ({result.duration:.1f} s{engine})"
     lines = [head]
-    if result.status in ("expected-failure", "deviation", "fail") and result.excerpt:
+    if result.status in ("expected-failure", "deviation", "fail", "unknown") and result.excerpt:
         lines += [f"    | {line}" for line in result.excerpt.splitlines()]
     if result.detail and result.status != "skipped":
         lines.append(f"    {result.detail}")
@@ -39,6 +40,8 @@ def summary_line(report: CheckReport) -> str:
         f"{report.count('deviation')} documented deviations",
         f"{report.count('fail')} failed",
     ]
+    if report.count("unknown"):
+        counts.append(f"{report.count('unknown')} could not be checked")
     if report.count("skipped"):
         counts.append(f"{report.count('skipped')} skipped")
     verdict = "OK" if report.ok else "NOT OK"
@@ -86,6 +89,7 @@ def to_junit(report: CheckReport) -> str:
         name=f"labgen.{report.lab}.{report.mode}",
         tests=str(len(report.results)),
         failures=str(report.count("fail")),
+        errors=str(report.count("unknown")),  # JUnit's "could not run", not a failed test
         skipped=str(report.count("skipped")),
         time=f"{report.duration:.3f}",
     )
@@ -103,6 +107,9 @@ def to_junit(report: CheckReport) -> str:
         if result.status == "fail":
             failure = ElementTree.SubElement(case, "failure", message=result.detail)
             failure.text = result.excerpt
+        elif result.status == "unknown":
+            unknown = ElementTree.SubElement(case, "error", message=result.detail)
+            unknown.text = result.excerpt
         elif result.status == "skipped":
             ElementTree.SubElement(case, "skipped", message=result.detail)
         out = ElementTree.SubElement(case, "system-out")

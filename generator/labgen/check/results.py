@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-Status = Literal["pass", "expected-failure", "deviation", "fail", "skipped"]
+# "unknown": the check could not be made (the host did not answer, the command timed out
+# or was cut off); it says nothing about the lab, so it is neither good nor a failure.
+Status = Literal["pass", "expected-failure", "deviation", "fail", "skipped", "unknown"]
 # Statuses that mean "the lab behaves as labgen documents it".
 GOOD: tuple[Status, ...] = ("pass", "expected-failure", "deviation")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -95,6 +96,8 @@ def choose_mode(
         return "solve"
     if probe.timed_out:
         reason = f"did not answer within {timeout:g} s"
+    elif probe.error:
+        reason = f"could not be reached ({probe.error})"
     elif probe.exit_code == ENGINE_DOWN:
         reason = "answered, but its Docker engine did not"
     else:
@@ -115,15 +118,15 @@ def solve(
     on_result: OnResult,
 ) -> CheckReport:
     """Replay every step in order; a step on several hosts runs on them at once (a student
-    types it in each host's terminal). After the first failure the rest are skipped
-    (they build on it)."""
+    types it in each host's terminal). After the first step that fails or could not be
+    checked the rest are skipped (they build on it)."""
     report = CheckReport(lab=lab, mode="solve", backend=backend.name)
     engines = probe_engines(backend, [h for s in scenario.steps for h in s.hosts], timeout)
     report.engines = {name: info.label for name, info in engines.items()}
-    failed = False
+    blocked = ""  # why the remaining steps are skipped
 
     def run(step: Step, host: str) -> CheckResult:
-        if failed:
+        if blocked:
             return CheckResult(
                 step.id,
                 host,
@@ -132,17 +135,21 @@ def solve(
                 "skipped",
                 0.0,
                 _claim(step.post),
-                detail="an earlier step failed",
+                detail=blocked,
                 engine=engines[host].label,
             )
-        return _run_step(backend, step, host, engines[host], timeout)
+        return _run_step(backend, step, host, engines[host], timeout, scenario.secrets)
 
     batches = [[(s.id, h.name, partial(run, s, h.name)) for h in s.hosts] for s in scenario.steps]
     start = time.monotonic()
     total = sum(map(len, batches))
     for batch in batches:
         results = _run_batch(report, batch, total, scenario.secrets, on_start, on_result)
-        failed = failed or any(r.status == "fail" for r in results)
+        statuses = {r.status for r in results}
+        if not blocked and "fail" in statuses:
+            blocked = "an earlier step failed"
+        elif not blocked and "unknown" in statuses:
+            blocked = "an earlier step could not be checked"
     report.duration = time.monotonic() - start
     return report
 
@@ -161,7 +168,10 @@ def grade(
     runs = [(goal, host.name) for goal in scenario.goals for host in goal.hosts]
     engines = probe_engines(backend, [h for g in scenario.goals for h in g.hosts], timeout)
     report.engines = {name: info.label for name, info in engines.items()}
-    checks = [(g.id, h, partial(_run_goal, backend, g, h, engines[h], timeout)) for g, h in runs]
+    secrets = scenario.secrets
+    checks = [
+        (g.id, h, partial(_run_goal, backend, g, h, engines[h], timeout, secrets)) for g, h in runs
+    ]
     start = time.monotonic()
     _run_batch(report, checks, len(checks), scenario.secrets, on_start, on_result, by_host=True)
     report.duration = time.monotonic() - start
@@ -183,7 +193,9 @@ def _run_batch(
 ) -> list[CheckResult]:
     """Run `checks` with one thread per host (each host's checks in order), telling the
     callers in the checks' order; every result has the lab's secrets masked before anyone
-    sees it. by_host=False: the checks are on distinct hosts (one step's hosts)."""
+    sees it. by_host=False: the checks are on distinct hosts (one step's hosts).
+    On Ctrl-C nothing more starts and the batch gives no verdicts: KeyboardInterrupt goes
+    up once the commands under way have ended (they got the terminal's SIGINT too)."""
     first = len(report.results)
     for index, (item, host, _) in enumerate(checks, start=first + 1):
         on_start(item, host, index, total)
@@ -191,17 +203,24 @@ def _run_batch(
     for index, (_, host, _) in enumerate(checks):
         lanes.setdefault(host if by_host else str(index), []).append(index)
     results: list[CheckResult | None] = [None] * len(checks)
+    stop = threading.Event()
 
     def lane(indexes: list[int]) -> None:
         for index in indexes:
+            if stop.is_set():
+                return
             results[index] = redact(checks[index][2](), secrets)
 
     if len(lanes) == 1:
         lane(next(iter(lanes.values())))
     else:
         with ThreadPoolExecutor(max_workers=len(lanes)) as pool:
-            for future in [pool.submit(lane, indexes) for indexes in lanes.values()]:
-                future.result()
+            try:
+                for future in [pool.submit(lane, indexes) for indexes in lanes.values()]:
+                    future.result()
+            except KeyboardInterrupt:
+                stop.set()
+                raise
     done = [r for r in results if r is not None]
     for result in done:
         report.results.append(result)
@@ -210,7 +229,12 @@ def _run_batch(
 
 
 def _run_step(
-    backend: Backend, step: Step, host: str, engine: EngineInfo, timeout: float
+    backend: Backend,
+    step: Step,
+    host: str,
+    engine: EngineInfo,
+    timeout: float,
+    secrets: tuple[str, ...],
 ) -> CheckResult:
     start = time.monotonic()
     real = real_for(step.reals, step.engine, engine.major)
@@ -219,7 +243,7 @@ def _run_step(
         attempts += 1
         executed = backend.exec(host, step.run, timeout)
         status, detail = _judge(step, real, engine, executed)
-        if status != "fail" or attempts >= step.retries or executed.timed_out:
+        if status != "fail" or attempts >= step.retries:
             break
         time.sleep(RETRY_PAUSE_S)
     focus = step.post.error if not step.post.ok else (real.outcome.error if real else None)
@@ -234,7 +258,7 @@ def _run_step(
         expected=_claim(step.post),
         detail=detail,
         exit_code=executed.exit_code,
-        excerpt=excerpt(executed.output, focus),
+        excerpt=excerpt(executed.output, focus, secrets),
         attempts=attempts,
         engine=engine.label,
     )
@@ -244,12 +268,10 @@ def _judge(
     step: Step, real: Deviation | None, engine: EngineInfo, executed: ExecResult
 ) -> tuple[Status, str]:
     """pass / expected-failure when the post's claim holds, deviation when the behaviour
-    measured on this engine and version shows instead, fail otherwise (with the reason)."""
-    if executed.timed_out:
-        return (
-            "fail",
-            f"no answer within {executed.duration:.0f} s (per-step timeout); is the host or registry down?",
-        )
+    measured on this engine and version shows instead, fail otherwise (with the reason);
+    unknown when the command could not be run to its end."""
+    if executed.error or executed.timed_out:
+        return "unknown", _not_checked(executed)
     if _matches(step.post, executed, step.stdout_lacks):
         return ("pass" if step.post.ok else "expected-failure"), ""
     if real and _matches(real.outcome, executed, step.stdout_lacks):
@@ -279,14 +301,19 @@ def _matches(outcome: Outcome, executed: ExecResult, stdout_lacks: str | None) -
 
 
 def _run_goal(
-    backend: Backend, goal: Goal, host: str, engine: EngineInfo, timeout: float
+    backend: Backend,
+    goal: Goal,
+    host: str,
+    engine: EngineInfo,
+    timeout: float,
+    secrets: tuple[str, ...],
 ) -> CheckResult:
     executed = backend.exec(host, goal.run, timeout)
-    if executed.exit_code == 0:
-        status: Status = "pass"
-        detail = ""
-    elif executed.timed_out:
-        status, detail = "fail", f"no answer within {executed.duration:.0f} s; is the host down?"
+    if executed.error or executed.timed_out:
+        status: Status = "unknown"
+        detail = _not_checked(executed)
+    elif executed.exit_code == 0:
+        status, detail = "pass", ""
     else:
         status, detail = "fail", f"not yet: {goal.hint.en}"
     return CheckResult(
@@ -299,9 +326,15 @@ def _run_goal(
         expected="holds",
         detail=detail,
         exit_code=executed.exit_code,
-        excerpt="" if status == "pass" else excerpt(executed.output, None),
+        excerpt="" if status == "pass" else excerpt(executed.output, None, secrets),
         engine=engine.label,
     )
+
+
+def _not_checked(executed: ExecResult) -> str:
+    """Why a command that could not be run to its end says nothing about the lab."""
+    why = executed.error or f"no answer within {executed.duration:.0f} s"
+    return f"could not be checked: {why}; is the host (or its engine) up? `labgen status` shows it"
 
 
 def redact(result: CheckResult, secrets: tuple[str, ...]) -> CheckResult:
@@ -320,9 +353,10 @@ def _claim(outcome: Outcome) -> str:
     return "success" if outcome.ok else f"failure with {outcome.error!r}"
 
 
-def excerpt(output: str, focus: str | None) -> str:
-    """The lines that matter: those around `focus` if it shows, else the last few."""
-    lines = [line.rstrip() for line in output.splitlines() if line.strip()]
+def excerpt(output: str, focus: str | None, secrets: tuple[str, ...] = ()) -> str:
+    """The lines that matter: those around `focus` if it shows, else the last few. The
+    secrets are masked first: a cut must not keep a secret's tail."""
+    lines = [line.rstrip() for line in mask(output, secrets).splitlines() if line.strip()]
     if focus:
         hits = [i for i, line in enumerate(lines) if focus in line]
         if hits:

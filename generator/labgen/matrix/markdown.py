@@ -11,6 +11,7 @@ VERDICTS = {
     "deviation": "deviates",
     "fail": "**FAILS**",
     "skipped": "skipped",
+    "unknown": "not checked",
 }
 PARTS = {
     "insecure": "Part 1: plain HTTP (`scenario: insecure`)",
