@@ -26,10 +26,15 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from labgen.backends.box import Runtime
+from labgen.backends.labbox import LabBox
 from labgen.check import runner
-from labgen.classroom.hosted import make_boxes, render_lab, run_class
-from labgen.classroom.labbox import LabBox, Limits, Runtime, Seat
-from labgen.spec.parse import parse_spec
+from labgen.classroom.boxes import box_spec
+from labgen.classroom.create import plan_class
+from labgen.classroom.hosted import run_hosted
+from labgen.classroom.model import open_class
+from labgen.classroom.spec import parse_class
+from labgen.render.write import write_lab
 from labgen.steps.scenario import load_scenario
 
 REPO = Path(__file__).resolve().parent.parent
@@ -81,29 +86,34 @@ def main() -> None:
     sandbox = REPO / "sandbox"
     os.environ["DOCKER_HOST"] = f"unix://{RUN_DIR}/docker.sock"
     subprocess.run(["bash", str(sandbox / "engine.sh"), "up"], check=True, capture_output=True)
+    runtime = Runtime("labgen-runc", sandbox / "labgen-runc")
     boxes: list[LabBox] = []
     try:
         for step in ("build", "labbox"):
             subprocess.run(["bash", str(sandbox / "images.sh"), step], check=True)
         with tempfile.TemporaryDirectory() as tmp:
-            spec, _ = parse_spec({"mirror": "http://192.168.56.1:5555"})
-            lab = render_lab(spec, Path(tmp) / "lab")
-            seats = [
-                Seat("bench", f"s{i:02d}", 2300 + i, f"pw{i}") for i in range(1, args.students + 1)
-            ]
-            runtime = Runtime("labgen-runc", sandbox / "labgen-runc")
-            boxes = make_boxes(lab, seats, Limits(), runtime)
+            raw = {
+                "name": "bench",
+                "delivery": "hosted",
+                "students": args.students,
+                "lab": {"mirror": "http://192.168.56.1:5555"},
+                "hosted": {"server": "127.0.0.1", "ssh_ports": "2301-2399"},
+            }
+            classroom, _ = parse_class(raw, Path(tmp))
+            write_lab(plan_class(classroom, os.urandom(32).hex()), Path(tmp) / "class", force=False)
+            cls = open_class(Path(tmp) / "class")
+            boxes = [LabBox(box_spec(cls, seat, runtime)) for seat in cls.seats]
             start = time.monotonic()
-            ups = run_class(boxes, "up", args.jobs, out=io.StringIO())
+            ups = run_hosted(cls, "up", args.jobs, None, runtime, out=io.StringIO())
             up = time.monotonic() - start
             if not all(o.ok for o in ups):
                 sys.exit(f"bench: up failed: {[o for o in ups if not o.ok]}")
             up_cpu = [cpu_seconds(box) for box in boxes]
 
-            scenario = load_scenario(spec)
+            scenario = load_scenario(cls.lab)
 
             def grade(box: LabBox) -> float:
-                report = runner.grade(box, scenario, box.seat.student, 60, _none, _none)
+                report = runner.grade(box, scenario, box.spec.student, 60, _none, _none)
                 return report.duration
 
             start = time.monotonic()
@@ -117,12 +127,12 @@ def main() -> None:
             rss = [anonymous for _, anonymous in measured]
 
             start = time.monotonic()
-            downs = run_class(boxes, "down", args.jobs, out=io.StringIO())
+            downs = run_hosted(cls, "down", args.jobs, None, out=io.StringIO())
             down = time.monotonic() - start
             boxes = [] if all(o.ok for o in downs) else boxes
     finally:
-        if boxes:
-            run_class(boxes, "down", args.jobs, out=io.StringIO())
+        for box in boxes:
+            box.down(lambda _: None)
         subprocess.run(["bash", str(sandbox / "engine.sh"), "down"], check=False)
 
     print(f"hosted class of {args.students} lab boxes (jobs {args.jobs}), images cached:")

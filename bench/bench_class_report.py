@@ -40,7 +40,7 @@ def script(name: str) -> str:
 
 def make_class(folder: Path, students: int) -> None:
     """class.yaml and three result files per student, in `class check`'s format."""
-    from labgen.check import report as render
+    from labgen.check import report as check_report
     from labgen.check.results import CheckReport, CheckResult
     from labgen.spec.parse import parse_spec
     from labgen.steps.scenario import load_scenario
@@ -49,7 +49,7 @@ def make_class(folder: Path, students: int) -> None:
     scenario = load_scenario(spec)
     ids = [f"student-{n:03d}" for n in range(students)]
     (folder / "class.yaml").write_text(
-        json.dumps({"name": "bench", "delivery": "hosted", "students": ids}), encoding="utf-8"
+        json.dumps({"name": "bench", "delivery": "byod", "students": ids}), encoding="utf-8"
     )
     start = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
     for n, student in enumerate(ids):
@@ -75,17 +75,19 @@ def make_class(folder: Path, students: int) -> None:
             ]
             report = CheckReport(spec.name, "grade", "labbox", results, 1.5)
             record = {
-                "format": 1,
+                "format": 2,
+                "class": "bench",
                 "student": student,
                 "lab": spec.name,
                 "scenario": scenario.name,
+                "goals": [goal.id for goal in scenario.goals],
                 "labgen_version": "0.1.0",
                 "checked_at": moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "reachable": reached,
+                "state": "graded" if reached else "unreachable",
                 "error": ""
                 if reached
                 else "host client stopped, its Docker engine does not answer",
-                "report": render.to_dict(report) if reached else None,
+                "report": check_report.to_dict(report) if reached else None,
             }
             path = folder / "results" / student / f"{moment.strftime('%Y%m%dT%H%M%S.%fZ')}.json"
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -104,7 +106,7 @@ def main() -> None:
     parser.add_argument("--students", type=int, default=100)
     args = parser.parse_args()
 
-    from labgen.classroom.info import load_class
+    from labgen.classroom.model import open_class
     from labgen.classroom.report import report_class
     from labgen.steps.scenario import load_scenario
 
@@ -114,7 +116,7 @@ def main() -> None:
         make_class(folder, args.students)
         floor = [sys.executable, "-c", "import click, yaml, jinja2, msgspec"]
         command = [script("labgen"), "class", "report", str(folder)]
-        info = load_class(folder)
+        info = open_class(folder)
         scenario = load_scenario(info.lab)
         roster = [(s.id, s.name) for s in info.students]
 

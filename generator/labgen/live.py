@@ -140,7 +140,7 @@ def check_lab(
     *,
     verbose: bool = False,
 ) -> bool:
-    from labgen.check import report as render
+    from labgen.check import report as check_report
     from labgen.check import runner
     from labgen.steps.scenario import load_scenario
 
@@ -156,17 +156,17 @@ def check_lab(
 
     def on_result(result: CheckResult) -> None:
         if not as_json:
-            click.echo(render.result_line(result))
+            click.echo(check_report.result_line(result))
 
     check = runner.solve if mode == "solve" else runner.grade
     report = check(chosen, scenario, lab.spec.name, timeout, on_start, on_result)
     if as_json:
-        click.echo(render.to_json(report))
+        click.echo(check_report.to_json(report))
     else:
-        click.echo(render.summary_line(report))
+        click.echo(check_report.summary_line(report))
     if junit:
         try:
-            junit.write_text(render.to_junit(report), encoding="utf-8")
+            junit.write_text(check_report.to_junit(report), encoding="utf-8")
         except OSError as error:
             raise LabgenError(
                 f"{junit}: cannot write the JUnit report ({error.strerror}); give --junit a "

@@ -20,7 +20,7 @@ import msgspec
 from labgen import __version__
 from labgen.atomic import write_text_atomic
 from labgen.backends.base import Backend
-from labgen.check import report as render
+from labgen.check import report as check_report
 from labgen.check import runner
 from labgen.errors import LabgenError, UsageError
 from labgen.steps.scenario import Scenario
@@ -99,7 +99,7 @@ def make_submission(
         "labgen_version": __version__,
         "created_at": utc_text(now()),
         "engine_ids": ids,
-        "report": render.to_dict(report),
+        "report": check_report.to_dict(report),
     }
 
 
@@ -118,7 +118,7 @@ def submit_lab(
     content = make_submission(chosen, load_scenario(lab.spec), lab.spec.name, student, timeout)
     target = out or Path(f"{lab.spec.name}-{student}.submission.json")
     write_text_atomic(target, json.dumps(content, indent=2, ensure_ascii=False) + "\n")
-    report = render.from_dict(content["report"])
+    report = check_report.from_dict(content["report"])
     held = sum(1 for r in report.results if r.status == "pass")
     click.echo(f"wrote {target}: {held} of {len(report.results)} checks hold; hand in this file")
     return target

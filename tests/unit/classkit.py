@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from labgen.backends.base import ExecResult, HostStatus, Progress
-from labgen.check import report as render
+from labgen.check import report as check_report
 from labgen.check import runner
 from labgen.check.results import CheckReport, CheckResult
 from labgen.spec.parse import parse_spec
@@ -45,7 +45,7 @@ class StudentLab:
     ) -> None:
         self.holds = set(holds)
         self.engine = engine
-        self.down = set(down)
+        self.stopped = set(down)  # hosts whose engine does not answer
         self.barrier = barrier
         self.calls: list[tuple[str, str]] = []
         self._first = threading.Lock()  # a lab's hosts are graded in threads of their own
@@ -57,7 +57,7 @@ class StudentLab:
             first, self._waited = not self._waited, True
         if self.barrier is not None and first:
             self.barrier.wait()  # every lab of a concurrent run must get here together
-        if host in self.down:
+        if host in self.stopped:
             return ExecResult(255, "", f"ssh: connect to host {host}: Connection refused", 0.01)
         if command == "docker info --format '{{.ID}}'":
             return ExecResult(0, f"{self.engine}-{host}\n", "", 0.01)
@@ -70,9 +70,23 @@ class StudentLab:
 
     def status(self) -> list[HostStatus]:
         return [
-            HostStatus(host, "stopped" if host in self.down else "running", host not in self.down)
+            HostStatus(
+                host, "stopped" if host in self.stopped else "running", host not in self.stopped
+            )
             for host in HOSTS
         ]
+
+    # A lab box's own lifecycle (backends.box.Box): `box_state` is what state() says.
+    box_state = "running"
+
+    def state(self) -> str:
+        return self.box_state
+
+    def repair(self, progress: Progress) -> list[str]:
+        raise AssertionError("grading must never repair a lab")
+
+    def address(self) -> tuple[str, int]:
+        return "127.0.0.1", 2200
 
     def up(self, progress: Progress) -> None:
         raise AssertionError("grading must never bring a lab up")
@@ -111,18 +125,21 @@ def write_result(
     when: datetime,
     holds: Collection[tuple[str, str]] | None,
     error: str = "",
+    class_name: str = "ws",
 ) -> Path:
     """A hand-made `class check` result file (holds None: the lab was unreachable)."""
     record = {
-        "format": 1,
+        "format": 2,
+        "class": class_name,
         "student": student,
         "lab": LAB,
         "scenario": SCENARIO.name,
+        "goals": GOALS,
         "labgen_version": "0.1.0",
         "checked_at": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "reachable": holds is not None,
+        "state": "graded" if holds is not None else "unreachable",
         "error": error,
-        "report": render.to_dict(report_for(holds)) if holds is not None else None,
+        "report": check_report.to_dict(report_for(holds)) if holds is not None else None,
     }
     path = class_dir / "results" / student / f"{when.strftime('%Y%m%dT%H%M%S.%fZ')}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -142,7 +159,7 @@ def submission(
         "labgen_version": "0.1.0",
         "created_at": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "engine_ids": {host: f"{engine}-{host}" for host in HOSTS},
-        "report": render.to_dict(report_for(holds)),
+        "report": check_report.to_dict(report_for(holds)),
     }
 
 

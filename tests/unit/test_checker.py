@@ -14,7 +14,7 @@ import pytest
 
 from helpers import run_with_stub_docker
 from labgen.backends.base import ExecResult, HostStatus, Progress
-from labgen.check import report as render
+from labgen.check import report as check_report
 from labgen.check import runner
 from labgen.check.results import CheckResult
 from labgen.errors import LabgenError
@@ -438,15 +438,15 @@ def test_registry_probe_exit_codes_in_a_real_shell(
 def test_reports_json_junit_and_text(scenario: Scenario) -> None:
     backend = ScriptedBackend({"docker push localhost:5000": [error("connection refused")]})
     report = runner.solve(backend, scenario, "lab", 5, lambda *a: None, lambda r: None)
-    data = json.loads(render.to_json(report))
+    data = json.loads(check_report.to_json(report))
     assert data["ok"] is False and len(data["results"]) == len(report.results)
-    suite = ElementTree.fromstring(render.to_junit(report))
+    suite = ElementTree.fromstring(check_report.to_junit(report))
     assert suite.get("failures") == "1"
     assert int(suite.get("skipped", "0")) == report.count("skipped") > 0
     failure = suite.find("testcase/failure")
     assert failure is not None and failure.get("message") == "exit code 1; expected success"
-    assert render.summary_line(report).startswith("NOT OK: lab (solve, scripted): ")
-    line = render.result_line(next(r for r in report.results if r.status == "fail"))
+    assert check_report.summary_line(report).startswith("NOT OK: lab (solve, scripted): ")
+    line = check_report.result_line(next(r for r in report.results if r.status == "fail"))
     assert line.splitlines()[0].startswith("FAIL") and "| connection refused" in line
     # Every format says which engine each verdict is for.
     assert data["engines"] == {
@@ -463,7 +463,7 @@ def test_reports_json_junit_and_text(scenario: Scenario) -> None:
     del data["engines"]
     for result in data["results"]:
         del result["engine"]
-    assert render.from_dict(data).results[0].engine == ""
+    assert check_report.from_dict(data).results[0].engine == ""
 
 
 def test_excerpt_centres_on_the_focus_and_is_bounded() -> None:

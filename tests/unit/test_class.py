@@ -13,7 +13,8 @@ import yaml
 from click.testing import CliRunner, Result
 from jsonschema import Draft202012Validator
 
-from labgen.classroom.create import plan_class, student_password
+from labgen.classroom.create import plan_class
+from labgen.classroom.model import assign_seats, student_password
 from labgen.classroom.spec import ClassFile, load_class, parse_class
 from labgen.cli import cli
 from labgen.errors import SpecError
@@ -75,12 +76,18 @@ def test_lab_inline_or_as_a_path(tmp_path: Path) -> None:
     assert default.lab.registry_address == "192.168.56.101:5000"
 
 
-def test_hosted_ports_follow_the_roster() -> None:
-    hosted, _ = parse_class(
-        {"name": "ws", "students": ["a", "b", "c"], "delivery": "hosted", "hosted": HOSTED},
-        Path("."),
-    )
-    assert [hosted.ssh_port(s) for s in hosted.students] == [2200, 2201, 2202]
+def test_hosted_ports_follow_the_roster_at_first_then_stay_with_their_students() -> None:
+    assert assign_seats(["a", "b", "c"], {}, (2200, 2299)) == {"a": 2200, "b": 2201, "c": 2202}
+    # a student inserted before b, and c removed: a and b keep theirs, the new one takes
+    # the lowest free port (c's old one stays free only until someone needs it)
+    kept = {"a": 2200, "b": 2201, "c": 2202}
+    assert assign_seats(["a", "new", "b"], kept, (2200, 2299)) == {
+        "a": 2200,
+        "new": 2202,
+        "b": 2201,
+    }
+    # a port outside a narrowed range, or taken twice, is given again
+    assert assign_seats(["a", "b"], {"a": 2300, "b": 2200}, (2200, 2201)) == {"a": 2201, "b": 2200}
 
 
 BAD_CLASSES: list[tuple[str, dict[str, Any], str, str]] = [
@@ -270,12 +277,43 @@ def test_hosted_handout_gives_the_students_own_ssh_command(tmp_path: Path) -> No
     assert "ssh -p 2201 bob@lab.example.org" in files["students/bob/handout.en.md"]
     assert "ssh -p 2201 bob@lab.example.org" in files["students/bob/handout.zh.md"]
     assert "vagrant up" not in files["students/bob/handout.en.md"]
-    password = student_password(SEED, classroom.students[1])
+    password = student_password(SEED, classroom.students[1].id)
     assert files["students/bob/access.txt"] == (
         f"bob: ssh -p 2201 bob@lab.example.org\npassword: {password}\n"
     )
     assert password not in files["students/bob/handout.en.md"]
-    assert len({student_password(SEED, s) for s in classroom.students}) == 3
+    assert len({student_password(SEED, s.id) for s in classroom.students}) == 3
+
+
+def test_hosted_handout_says_what_a_student_can_do_in_their_box(tmp_path: Path) -> None:
+    files = {f.path.as_posix(): f.content for f in plan_class(hosted_class(tmp_path), SEED)}
+    for language in ("en", "zh"):
+        handout = files[f"students/bob/handout.{language}.md"]
+        # no labgen in the box: the handout must not send them to it
+        assert "labgen check" not in handout, language
+        assert "`lab client docker images`" in handout
+        assert "`exit`" in handout
+        assert "`lab registry`" in handout
+    byod = {
+        f.path.as_posix(): f.content
+        for f in plan_class(parse_class({"name": "ws", "students": 1}, tmp_path)[0], SEED)
+    }
+    assert "labgen check --mode grade" in byod["students/s01/handout.en.md"]
+
+
+def test_an_unknown_key_under_hosted_is_one_line_naming_the_file(tmp_path: Path) -> None:
+    data = {
+        "name": "ws",
+        "students": 2,
+        "delivery": "hosted",
+        "hosted": {**HOSTED, "isolaton": "vm"},
+    }
+    result = labgen("class", "create", str(write_class(tmp_path, data)), "--dry-run")
+    assert result.exit_code == 2
+    assert result.output == (
+        f"labgen: error: {tmp_path / 'class.yaml'}: hosted.isolaton: unknown field; use one of: "
+        "server, ssh_ports, cpus, memory, pids\n"
+    )
 
 
 def test_html_pages_are_self_contained_and_escaped(tmp_path: Path) -> None:

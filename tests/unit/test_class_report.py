@@ -8,17 +8,14 @@ import io
 import json
 from pathlib import Path
 
-import pytest
 import yaml
-from classkit import ALL, LAB, SCENARIO, StudentLab, at, first, put, submission, write_result
+from classkit import ALL, LAB, SCENARIO, at, first, put, submission, write_result
 from click.testing import CliRunner
 
 from labgen.classroom import report as class_report
-from labgen.classroom.info import open_class as load_class
 from labgen.classroom.report import build_report, collect_entries, report_class
-from labgen.classroom.workshop import check_class, watch_class
+from labgen.classroom.results import identity_of
 from labgen.cli import cli
-from labgen.errors import UsageError
 
 ROSTER = [("alice", "Alice Liddell"), ("bob", "Bob"), ("carol", "Carol"), ("dave", "")]
 # bob: the first three goals, and daemon.json edited on the registry but not on the client.
@@ -100,12 +97,14 @@ def test_an_unreadable_latest_result_is_named_and_the_one_before_used(tmp_path: 
     broken.write_text("{half a file", encoding="utf-8")
     stray = write_result(tmp_path, "bob", at(3), ALL)
     stray.write_text(stray.read_text().replace('"student": "bob"', '"student": "eve"'))
-    entries, problems = collect_entries(tmp_path, ["alice", "bob"], {}, LAB)
+    entries, problems = collect_entries(
+        tmp_path, ["alice", "bob"], {}, identity_of("ws", LAB, SCENARIO)
+    )
     assert entries["alice"].report is not None
     assert entries["alice"].report.count("pass") == len(first(2))
     assert "bob" not in entries
     assert problems[0].startswith(f"{broken}: not a result file (")
-    assert problems[1].startswith(f"{stray}: a result of 'eve' in lab 'registry-lab', not of 'bob'")
+    assert problems[1].startswith(f"{stray}: a result of 'eve' in lab 'registry-lab' (class 'ws'")
 
 
 def test_same_inputs_same_files(tmp_path: Path) -> None:
@@ -155,11 +154,11 @@ def test_the_json_has_the_matrix_and_completion(tmp_path: Path) -> None:
 
 
 def test_the_page_escapes_what_comes_from_files_and_needs_nothing_else(tmp_path: Path) -> None:
-    bob = write_result(tmp_path, "bob", at(2), first(1))
+    bob = write_result(tmp_path, "bob", at(2), first(1), class_name="ws<i>")
     record = json.loads(bob.read_text(encoding="utf-8"))
     record["report"]["results"][1]["excerpt"] = '<b>Error</b> "quoted" & more'
     bob.write_text(json.dumps(record), encoding="utf-8")
-    write_result(tmp_path, "dave", at(3), None, "<img src=x onerror=alert(1)>")
+    write_result(tmp_path, "dave", at(3), None, "<img src=x onerror=alert(1)>", "ws<i>")
     roster = [("bob", "<script>alert('name')</script>"), ("dave", "D & D")]
     report_class(tmp_path, "ws<i>", LAB, SCENARIO, roster, None)
     page = (tmp_path / "report.html").read_text(encoding="utf-8")
@@ -213,51 +212,3 @@ def test_class_report_command_writes_the_files_and_warns_about_bad_submissions(
         "report.csv",
         "report.json",
     }
-
-
-def test_class_check_grades_the_chosen_students(tmp_path: Path) -> None:
-    info = load_class(class_folder(tmp_path, "hosted"))
-    labs = {"alice": StudentLab(ALL), "bob": StudentLab(first(1))}
-    assert check_class(info, 2, "bob", 5, labs.__getitem__)
-    assert labs["alice"].calls == [] and labs["bob"].calls
-    assert (info.folder / "results" / "bob").is_dir()
-    assert not (info.folder / "results" / "alice").exists()
-
-
-def test_class_check_says_false_when_a_lab_is_unreachable(tmp_path: Path) -> None:
-    info = load_class(class_folder(tmp_path, "hosted"))
-    labs = {"alice": StudentLab(ALL), "bob": StudentLab(ALL, down={"registry"})}
-    assert not check_class(info, 2, None, 5, labs.__getitem__)
-
-
-@pytest.mark.parametrize("wanted", ["zed", "alice,zed", ","])
-def test_class_check_refuses_students_not_on_the_roster(tmp_path: Path, wanted: str) -> None:
-    info = load_class(class_folder(tmp_path, "hosted"))
-    with pytest.raises(UsageError, match="not on the roster"):
-        check_class(info, 2, wanted, 5, lambda _: StudentLab(ALL))
-
-
-def test_class_check_refuses_a_byod_class(tmp_path: Path) -> None:
-    result = CliRunner().invoke(cli, ["class", "check", str(class_folder(tmp_path, "byod"))])
-    assert result.exit_code == 2
-    assert "a byod class; students grade their own labs with `labgen submit`" in result.output
-
-
-def test_watch_regrades_and_rewrites_until_ctrl_c_then_stops_reloading(tmp_path: Path) -> None:
-    info = load_class(class_folder(tmp_path, "hosted"))
-    labs = {"alice": StudentLab(first(1)), "bob": StudentLab(ALL)}
-    pages: list[str] = []
-
-    def sleep(seconds: float) -> None:
-        assert seconds == 15
-        pages.append((info.folder / "report.html").read_text(encoding="utf-8"))
-        labs["alice"].holds = set(ALL)  # she works on while the teacher watches
-        if len(pages) == 2:
-            raise KeyboardInterrupt
-
-    watch_class(info, 15, 2, None, 5, labs.__getitem__, sleep)
-    assert len(list((info.folder / "results" / "alice").glob("*.json"))) == 2
-    assert all('<meta http-equiv="refresh" content="15">' in page for page in pages)
-    final = json.loads((info.folder / "report.json").read_text())
-    assert [s["goals_done"] for s in final["students"]] == [6, 6]
-    assert "refresh" not in (info.folder / "report.html").read_text(encoding="utf-8")

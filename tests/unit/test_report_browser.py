@@ -67,8 +67,14 @@ def png_size(path: Path) -> tuple[int, int]:
 def class_page(tmp_path: Path) -> Path:
     """A class of 3: alice did the whole tutorial, bob half of it, carol nothing yet."""
     folder = tmp_path / "ws"
-    write_result(folder, "alice", at(4), ALL)
-    write_result(folder, "bob", at(2), first(3) | {("daemon-json-insecure", "registry")})
+    write_result(folder, "alice", at(4), ALL, class_name="ws-2026-12")
+    write_result(
+        folder,
+        "bob",
+        at(2),
+        first(3) | {("daemon-json-insecure", "registry")},
+        class_name="ws-2026-12",
+    )
     roster = [("alice", "Alice Liddell"), ("bob", "Bob <Builder>"), ("carol", "卡罗尔")]
     report_class(folder, "ws-2026-12", LAB, SCENARIO, roster, None)
     return folder / "report.html"

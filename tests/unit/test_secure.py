@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from labgen.backends.base import ExecResult
-from labgen.check import report as render
+from labgen.check import report as check_report
 from labgen.check import runner
 from labgen.check.results import CheckResult
 from labgen.commands import create_lab
@@ -139,14 +139,18 @@ def test_reports_and_progress_never_show_the_password() -> None:
         seen.append(f"{item} {host}")
 
     def on_result(result: CheckResult) -> None:
-        seen.append(render.result_line(result))
+        seen.append(check_report.result_line(result))
 
     solved = runner.solve(LeakyBackend(), scenario, "lab", 5, on_start, on_result)
     graded = runner.grade(LeakyBackend(), scenario, "lab", 5, on_start, on_result)
     assert any("login" in r.command and MASK in r.command for r in solved.results)
-    reports = [render.to_json(solved), render.to_junit(solved), render.to_json(graded)]
-    texts = [*seen, *reports, render.to_junit(graded), render.summary_line(solved)]
+    reports = [
+        check_report.to_json(solved),
+        check_report.to_junit(solved),
+        check_report.to_json(graded),
+    ]
+    texts = [*seen, *reports, check_report.to_junit(graded), check_report.summary_line(solved)]
     for text in texts:
         assert PASSWORD not in text and STORED not in text
-    data = json.loads(render.to_json(solved))
+    data = json.loads(check_report.to_json(solved))
     assert any(MASK in r["excerpt"] for r in data["results"])

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
-import string
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+
+from labgen.errors import UsageError
+
+if TYPE_CHECKING:
+    from labgen.backends.box import Runtime
+    from labgen.classroom.hosted import Action
 
 CLASSES_DIR = Path("classes")
 
@@ -19,9 +25,12 @@ JOBS_OPTION = click.option(
     type=click.IntRange(1, 64),
     default=4,
     show_default=True,
-    help="How many labs to grade at the same time.",
+    help="How many students' labs to work on at the same time.",
 )
-TIMEOUT_OPTION = click.option(
+STUDENTS_OPTION = click.option(
+    "--students", help='Only these students: ids, comma-separated ("a,b" or "a, b").'
+)
+GOAL_TIMEOUT_OPTION = click.option(
     "--timeout",
     type=click.FloatRange(1, 3600),
     default=60,
@@ -55,9 +64,10 @@ def class_group() -> None:
 @click.option("--dry-run", is_flag=True, help="Show what would be written; write nothing.")
 def create(spec: Path, out: Path | None, force: bool, dry_run: bool) -> None:
     """Render a class folder from the class spec SPEC (YAML)."""
-    from labgen.classroom.create import SEED_FILE, plan_class
-    from labgen.classroom.grading import RESULTS_DIR
+    from labgen.classroom.create import plan_class
+    from labgen.classroom.model import SEATS_FILE, SEED_FILE, read_seats, read_seed
     from labgen.classroom.report import REPORT_FILES
+    from labgen.classroom.results import RESULTS_DIR
     from labgen.classroom.spec import load_class
     from labgen.commands import write_folder
     from labgen.render.write import STATE_DIRS, recover
@@ -75,10 +85,11 @@ def create(spec: Path, out: Path | None, force: bool, dry_run: bool) -> None:
     classroom = dataclasses.replace(classroom, lab=lab)
     if not dry_run:
         recover(out, keep)  # an interrupted run may have left the old folder aside: read its seed
-    seed = _existing_seed(out / SEED_FILE) or secrets.token_hex(32)
-    summary = write_folder(
-        plan_class(classroom, seed), out, force=force, dry_run=dry_run, keep=keep
-    )
+    seed = read_seed(out / SEED_FILE) or secrets.token_hex(32)
+    # Each student keeps their seat (folders made before seats.csv: their credentials.csv).
+    kept = read_seats(out / SEATS_FILE) or read_seats(out / "secrets" / "credentials.csv")
+    files = plan_class(classroom, seed, kept, str(out))
+    summary = write_folder(files, out, force=force, dry_run=dry_run, keep=keep)
     if summary:
         click.echo(
             f"created {out} ({summary}; {len(classroom.students)} students, "
@@ -86,25 +97,15 @@ def create(spec: Path, out: Path | None, force: bool, dry_run: bool) -> None:
         )
 
 
-def _existing_seed(path: Path) -> str | None:
-    """The seed of the class folder being replaced, so that its passwords stay the same."""
-    try:
-        seed = path.read_text(encoding="ascii").strip()
-    except (OSError, UnicodeDecodeError):
-        return None
-    return seed if len(seed) == 64 and set(seed) <= set(string.hexdigits) else None
-
-
 @class_group.command("check")
 @CLASS_ARGUMENT
 @JOBS_OPTION
-@click.option("--students", help="Only these students (comma-separated ids).")
-@TIMEOUT_OPTION
+@STUDENTS_OPTION
+@GOAL_TIMEOUT_OPTION
 def check(class_dir: Path, jobs: int, students: str | None, timeout: float) -> None:
-    """Grade every student's running lab (grade mode: nothing in a lab changes); keep the results.
-
-    Exit 1 when a lab could not be reached (its result file says why)."""
-    from labgen.classroom.info import open_class
+    """hosted: grade every student's running lab (grade mode: nothing in a lab changes);
+    keep the results. Exit 1 when a lab could not be graded (its result file says why)."""
+    from labgen.classroom.model import open_class
     from labgen.classroom.workshop import check_class
 
     if not check_class(open_class(class_dir), jobs, students, timeout):
@@ -116,7 +117,7 @@ def check(class_dir: Path, jobs: int, students: str | None, timeout: float) -> N
 @SUBMISSIONS_OPTION
 def report(class_dir: Path, submissions: Path | None) -> None:
     """Write report.html, report.csv and report.json in CLASS from the latest results."""
-    from labgen.classroom.info import open_class
+    from labgen.classroom.model import open_class
     from labgen.classroom.workshop import report_class_folder
 
     report_class_folder(open_class(class_dir), submissions, None)
@@ -132,10 +133,10 @@ def report(class_dir: Path, submissions: Path | None) -> None:
 )
 @JOBS_OPTION
 @SUBMISSIONS_OPTION
-@TIMEOUT_OPTION
+@GOAL_TIMEOUT_OPTION
 def watch(class_dir: Path, every: int, jobs: int, submissions: Path | None, timeout: float) -> None:
     """Regrade (hosted) and rewrite the report every S seconds until Ctrl-C; the page reloads itself."""
-    from labgen.classroom.info import open_class
+    from labgen.classroom.model import open_class
     from labgen.classroom.workshop import watch_class
 
     watch_class(open_class(class_dir), every, jobs, submissions, timeout)
@@ -146,7 +147,6 @@ RUNTIME_OPTION = click.option(
     metavar="NAME=PATH",
     help="Run the boxes and their nodes under this OCI runtime wrapper (machine-specific).",
 )
-STUDENTS_OPTION = click.option("--students", help="Only these students (ids, comma-separated).")
 
 
 @class_group.command("up")
@@ -155,10 +155,10 @@ STUDENTS_OPTION = click.option("--students", help="Only these students (ids, com
 @STUDENTS_OPTION
 @RUNTIME_OPTION
 def up(class_dir: Path, jobs: int, students: str | None, runtime: str | None) -> None:
-    """hosted: bring up every student's lab box (re-running repairs only what is missing)."""
-    from labgen.classroom.hosted_commands import run_hosted
-
-    run_hosted(class_dir, "up", jobs, students, runtime)
+    """hosted: bring up every student's lab box. Running it again makes what is missing,
+    starts what stopped (a node inside a running box too) and removes the boxes of
+    students no longer on the roster."""
+    _hosted(class_dir, "up", jobs, students, runtime)
 
 
 @class_group.command("status")
@@ -167,9 +167,7 @@ def up(class_dir: Path, jobs: int, students: str | None, runtime: str | None) ->
 @STUDENTS_OPTION
 def status(class_dir: Path, jobs: int, students: str | None) -> None:
     """hosted: show each student's box and lab hosts; exit 1 unless every engine answers."""
-    from labgen.classroom.hosted_commands import run_hosted
-
-    run_hosted(class_dir, "status", jobs, students, None)
+    _hosted(class_dir, "status", jobs, students, None)
 
 
 @class_group.command("down")
@@ -177,7 +175,34 @@ def status(class_dir: Path, jobs: int, students: str | None) -> None:
 @JOBS_OPTION
 @STUDENTS_OPTION
 def down(class_dir: Path, jobs: int, students: str | None) -> None:
-    """hosted: remove every student's box, with its network and volume."""
-    from labgen.classroom.hosted_commands import run_hosted
+    """hosted: remove every student's box, with its network and volume (and those of
+    students no longer on the roster)."""
+    _hosted(class_dir, "down", jobs, students, None)
 
-    run_hosted(class_dir, "down", jobs, students, None)
+
+def _hosted(
+    class_dir: Path, action: Action, jobs: int, students: str | None, runtime: str | None
+) -> None:
+    from labgen.classroom.hosted import run_hosted
+    from labgen.classroom.model import open_class
+
+    outcomes = run_hosted(
+        open_class(class_dir),
+        action,
+        jobs,
+        students,
+        _runtime(runtime),
+    )
+    if not all(outcome.ok for outcome in outcomes):
+        raise click.exceptions.Exit(1)
+
+
+def _runtime(value: str | None) -> Runtime | None:
+    from labgen.backends.box import Runtime
+
+    if value is None:
+        return None
+    name, _, path = value.partition("=")
+    if not name or not path or not Path(path).is_file():
+        raise UsageError(f"--runtime {value}: use NAME=PATH, PATH an existing wrapper script")
+    return Runtime(name, Path(path))

@@ -9,16 +9,15 @@ the roster and the secrets. Pure: the same class and seed give the same files.
     students/ID/access.txt      hosted: the SSH command and password (0600)
     teacher/guide.en.{md,html}  the full solution, expected outputs, what each goal catches
     secrets/seed                where the passwords come from (0600): kept by --force
+    secrets/seats.csv           hosted: id,ssh_port, each student's port kept by --force (0600)
     secrets/credentials.csv     hosted: id,ssh_port,password (0600)
 """
 
 from __future__ import annotations
 
-import base64
 import csv
-import hashlib
-import hmac
 import io
+from collections.abc import Mapping
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -27,6 +26,7 @@ import yaml
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
+from labgen.classroom.model import SEATS_FILE, SEED_FILE, assign_seats, seats_csv, student_password
 from labgen.classroom.spec import Classroom, Student, class_to_data
 from labgen.render.plan import (
     HEADER,
@@ -43,11 +43,19 @@ from labgen.steps.scenario import load_scenario
 
 # Inside a lab box, `lab HOST` opens a shell on one of the lab's hosts.
 HOST_COMMAND = "lab"
-SEED_FILE = PurePosixPath("secrets/seed")
 
 
-def plan_class(classroom: Classroom, seed: str) -> list[PlannedFile]:
-    """Every file of the class folder; `seed` (hex) makes the students' passwords."""
+def plan_class(
+    classroom: Classroom,
+    seed: str,
+    kept_ports: Mapping[str, int] | None = None,
+    class_dir: str | None = None,
+) -> list[PlannedFile]:
+    """Every file of the class folder `class_dir` (default classes/NAME); `seed` (hex) makes
+    the students' passwords; a student in `kept_ports` keeps their SSH port."""
+    ports = assign_seats(
+        [s.id for s in classroom.students], kept_ports or {}, classroom.hosted.port_range
+    )
     scenario = load_scenario(classroom.lab)
     env = environment()
     markdown = MarkdownIt("commonmark", {"html": False}).enable("table")
@@ -70,7 +78,7 @@ def plan_class(classroom: Classroom, seed: str) -> list[PlannedFile]:
     hosted = classroom.delivery == "hosted"
     for student in classroom.students:
         folder = PurePosixPath("students") / student.id
-        access = _access(classroom, student) if hosted else None
+        access = _access(classroom, student, ports[student.id]) if hosted else None
         handouts = render_handouts(
             classroom.lab,
             scenario,
@@ -85,18 +93,20 @@ def plan_class(classroom: Classroom, seed: str) -> list[PlannedFile]:
                 PlannedFile(folder / f"handout.{language}.html", html(text, title, language))
             )
         if access is not None:
-            password = student_password(seed, student)
+            password = student_password(seed, student.id)
             sheet = f"{student.id}: {access.ssh}\npassword: {password}\n"
             files.append(PlannedFile(folder / "access.txt", sheet, private=True))
     if hosted:
+        files.append(PlannedFile(SEATS_FILE, seats_csv(ports), private=True))
         files.append(
             PlannedFile(
                 PurePosixPath("secrets/credentials.csv"),
-                _credentials_csv(classroom, seed),
+                _credentials_csv(classroom, seed, ports),
                 private=True,
             )
         )
-    guide = env.get_template("class/guide.en.md.j2").render(**_guide_context(classroom, scenario))
+    context = _guide_context(classroom, scenario, ports, class_dir or f"classes/{classroom.name}")
+    guide = env.get_template("class/guide.en.md.j2").render(**context)
     files.append(PlannedFile(PurePosixPath("teacher/guide.en.md"), guide))
     files.append(
         PlannedFile(
@@ -107,14 +117,7 @@ def plan_class(classroom: Classroom, seed: str) -> list[PlannedFile]:
     return files
 
 
-def student_password(seed: str, student: Student) -> str:
-    """A student's SSH password: derived from the class seed, so re-creating keeps it."""
-    digest = hmac.new(bytes.fromhex(seed), f"ssh:{student.id}".encode(), hashlib.sha256).digest()
-    return base64.b32encode(digest).decode()[:16].lower()
-
-
-def _access(classroom: Classroom, student: Student) -> Access:
-    port = classroom.ssh_port(student)
+def _access(classroom: Classroom, student: Student, port: int) -> Access:
     return Access(
         ssh=f"ssh -p {port} {student.id}@{classroom.hosted.server}", host_command=HOST_COMMAND
     )
@@ -129,21 +132,21 @@ def _html_environment() -> jinja2.Environment:
     )
 
 
-def _guide_context(classroom: Classroom, scenario: Any) -> dict[str, Any]:
+def _guide_context(
+    classroom: Classroom, scenario: Any, ports: Mapping[str, int], class_dir: str
+) -> dict[str, Any]:
     lab = classroom.lab
     hosted = classroom.hosted
     return {
         "header": HEADER,
         "class_name": classroom.name,
-        "class_dir": f"classes/{classroom.name}",
+        "class_dir": class_dir,
         "scenario": scenario,
         "delivery": classroom.delivery,
         "hosted": classroom.delivery == "hosted",
         "server": hosted.server or "",
         "limits": f"{hosted.cpus:g} CPU, {hosted.memory} of memory and {hosted.pids} processes",
-        "students": [
-            {"id": s.id, "name": s.name, "port": classroom.ssh_port(s)} for s in classroom.students
-        ],
+        "students": [{"id": s.id, "name": s.name, "port": ports[s.id]} for s in classroom.students],
         "registry_addr": lab.registry_address,
         "registry_host": lab.registry_host.name,
         "client_list": ", ".join(f"`{h.name}`" for h in lab.clients),
@@ -195,8 +198,7 @@ def _roster_csv(students: tuple[Student, ...]) -> str:
     )
 
 
-def _credentials_csv(classroom: Classroom, seed: str) -> str:
+def _credentials_csv(classroom: Classroom, seed: str, ports: Mapping[str, int]) -> str:
     return _csv_line("id", "ssh_port", "password") + "".join(
-        _csv_line(s.id, classroom.ssh_port(s), student_password(seed, s))
-        for s in classroom.students
+        _csv_line(s.id, ports[s.id], student_password(seed, s.id)) for s in classroom.students
     )

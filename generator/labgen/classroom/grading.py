@@ -1,161 +1,95 @@
-"""`class check`: grade every student's lab at once, grade mode only, and keep every result.
+"""`class check`: grade a student's running lab (grade mode: nothing in it changes).
 
-Each run writes CLASS_DIR/results/<student>/<UTC time>.json per student (history kept):
-the grade report (the shape of `labgen check --json`) plus who, which lab and scenario, and
-when. A lab that cannot be reached gets a result too, saying why; the others go on.
+A lab graded gives a result whose goals are ✓, ✗ or "?" (the check could not be made);
+a lab that could not be reached, or whose box or a needed host stopped answering during
+the check, gives a result that says why and counts no goal as failed. A bug of labgen's
+is said to be one ("labgen error: ..."), never blamed on the lab.
 """
 
 from __future__ import annotations
 
-import json
-import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Annotated, Any
-
-import click
-import msgspec
 
 from labgen import __version__
-from labgen.atomic import write_text_atomic
-from labgen.backends.base import Backend
-from labgen.check import report as render
-from labgen.check import runner
-from labgen.check.results import GOOD, CheckReport
+from labgen.backends.base import Backend, Progress
+from labgen.backends.box import Box
+from labgen.check import report as check_report
+from labgen.check import runner as check_runner
+from labgen.check.results import CheckReport
+from labgen.classroom.boxes import BoxFor
+from labgen.classroom.model import Class, Seat
+from labgen.classroom.results import (
+    RESULT_FORMAT,
+    ResultRecord,
+    ResultState,
+    failing_hosts,
+    write_result,
+)
+from labgen.classroom.runner import Work
 from labgen.errors import LabgenError
-from labgen.steps.scenario import Scenario
-from labgen.submit import utc_text
+from labgen.steps.scenario import Scenario, load_scenario
 
-RESULTS_DIR = "results"
-RESULT_FORMAT = 1
-BackendFor = Callable[[str], Backend]
-Echo = Callable[[str], None]
-
-
-class ResultRecord(msgspec.Struct, forbid_unknown_fields=True):
-    """One student's lab graded once: a result file's shape."""
-
-    format: int
-    student: str
-    lab: str
-    scenario: str
-    labgen_version: str
-    checked_at: Annotated[datetime, msgspec.Meta(tz=True)]
-    reachable: bool
-    error: str  # why the lab could not be graded ("" when it was)
-    report: dict[str, Any] | None  # `labgen check --json`'s shape; None when unreachable
-
-
-@dataclass(frozen=True)
-class Graded:
-    """What `class check` did for one student."""
-
-    student: str
-    path: Path
-    report: CheckReport | None
-    error: str
-    duration: float
+Clock = Callable[[], datetime]
 
 
 def precise_now() -> datetime:
     return datetime.now(UTC)
 
 
-def grade_class(
-    class_dir: Path,
-    lab: str,
-    scenario: Scenario,
-    students: Sequence[str],
-    backend_for: BackendFor,
-    *,
-    jobs: int = 4,
-    timeout: float = 60,
-    now: Callable[[], datetime] = precise_now,
-    echo: Echo = lambda line: click.echo(line, err=True),
-) -> list[Graded]:
-    """Grade each student's lab, up to `jobs` at a time, writing one result file per student.
-    Returns what happened, in roster order; a progress table goes to `echo` as labs finish."""
-    start = time.monotonic()
-    echo(f"grading {len(students)} labs of {lab}, {jobs} at a time (grade mode: nothing changes)")
-    echo(f"{'':>8}  {'student':<20} {'result':<12} {'goals':>7} {'time':>7}")
-    done: dict[str, Graded] = {}
-    pool = ThreadPoolExecutor(max_workers=jobs)
-    try:
-        futures = [
-            pool.submit(_grade_one, class_dir, lab, scenario, student, backend_for, timeout, now)
-            for student in students
-        ]
-        for count, future in enumerate(as_completed(futures), start=1):
-            graded = future.result()
-            done[graded.student] = graded
-            echo(
-                f"[{time.monotonic() - start:5.1f}s]  {graded.student:<20} "
-                f"{_verdict(graded):<12} {_goals_text(graded, scenario):>7} "
-                f"{graded.duration:6.1f}s  ({count}/{len(students)})"
-            )
-            if graded.error:
-                echo(f"{'':>10}{graded.error}")
-    finally:
-        # On Ctrl-C the labs not started yet are left alone; those running finish their file.
-        pool.shutdown(wait=True, cancel_futures=True)
-    reached = sum(1 for g in done.values() if g.report is not None)
-    echo(f"graded {reached} of {len(students)} labs in {time.monotonic() - start:.1f} s")
-    return [done[student] for student in students]
-
-
-def _grade_one(
-    class_dir: Path,
-    lab: str,
-    scenario: Scenario,
-    student: str,
-    backend_for: BackendFor,
+def grade_seat(
+    cls: Class,
+    seat: Seat,
+    box: Box,
     timeout: float,
-    now: Callable[[], datetime],
-) -> Graded:
-    start = time.monotonic()
-    report, error = grade_student(backend_for, student, scenario, lab, timeout)
-    moment = now()
-    record = {
-        "format": RESULT_FORMAT,
-        "student": student,
-        "lab": lab,
-        "scenario": scenario.name,
-        "labgen_version": __version__,
-        "checked_at": utc_text(moment),
-        "reachable": report is not None,
-        "error": error,
-        "report": render.to_dict(report) if report is not None else None,
-    }
-    # Microseconds in the name: two runs in one second never overwrite each other.
-    name = f"{moment.astimezone(UTC).strftime('%Y%m%dT%H%M%S.%fZ')}.json"
-    path = class_dir / RESULTS_DIR / student / name
+    scenario: Scenario | None = None,
+    now: Clock = precise_now,
+) -> ResultRecord:
+    """The result of grading `seat`'s lab in `box` once (not yet written)."""
+    scenario = scenario or load_scenario(cls.lab)
+    report: CheckReport | None = None
+    state: ResultState = "graded"
     try:
-        write_text_atomic(path, json.dumps(record, indent=2, ensure_ascii=False) + "\n")
-    except OSError as failure:  # a result that cannot be kept stops the run: none is lost silently
-        raise LabgenError(
-            f"{path}: cannot write the result ({failure.strerror}); free space or fix the "
-            "class folder's permissions, then run `labgen class check` again"
-        ) from None
-    return Graded(student, path, report, error, time.monotonic() - start)
+        problems = unreachable(box, scenario)
+        if not problems:
+            report = check_runner.grade(
+                box, scenario, cls.lab.name, timeout, lambda *_: None, lambda _: None
+            )
+            # Whatever failed while its box or a host was going away was not the student's.
+            problems = [f"{item} during the check" for item in unreachable(box, scenario)]
+        error = "; ".join(problems)
+    except LabgenError as failure:
+        error = _first_line(failure)
+    except Exception as failure:  # one student's check must not stop the class's grading
+        state, error = (
+            "labgen-error",
+            f"labgen error: {type(failure).__name__}: {_first_line(failure)}",
+        )
+    if error and state == "graded":
+        state, report = "unreachable", None
+    return ResultRecord(
+        format=RESULT_FORMAT,
+        class_name=cls.name,
+        student=seat.student,
+        lab=cls.lab.name,
+        scenario=scenario.name,
+        goals=[goal.id for goal in scenario.goals],
+        labgen_version=__version__,
+        checked_at=now(),
+        state=state,
+        error=error,
+        report=check_report.to_dict(report) if report is not None else None,
+    )
 
 
-def grade_student(
-    backend_for: BackendFor, student: str, scenario: Scenario, lab: str, timeout: float
-) -> tuple[CheckReport | None, str]:
-    """The lab's grade report, or None and why it could not be graded."""
-    try:
-        backend = backend_for(student)
-        down = unreachable_hosts(backend, scenario)
-        if down:
-            return None, "; ".join(down)
-        report = runner.grade(backend, scenario, lab, timeout, lambda *_: None, lambda _: None)
-    except Exception as error:  # one student's broken lab must not stop the class's grading
-        first_line = (str(error).strip().splitlines() or [""])[0]
-        return None, f"could not grade: {type(error).__name__}: {first_line}"
-    return report, ""
+def unreachable(box: Box, scenario: Scenario) -> list[str]:
+    """Why the lab cannot be graded: its box not running, or a host the goals need whose
+    engine does not answer, with its state. Empty when it can be."""
+    state = box.state()
+    if state != "running":
+        return [f"box {state}"]
+    return unreachable_hosts(box, scenario)
 
 
 def unreachable_hosts(backend: Backend, scenario: Scenario) -> list[str]:
@@ -168,42 +102,37 @@ def unreachable_hosts(backend: Backend, scenario: Scenario) -> list[str]:
         if status is None:
             problems.append(f"host {host} not created")
         elif not status.engine:
-            problems.append(f"host {host} {status.state}, its Docker engine does not answer")
+            problems.append(f"host {host} {status.state}, its engine does not answer")
     return problems
 
 
-def _verdict(graded: Graded) -> str:
-    return "graded" if graded.report is not None else "UNREACHABLE"
+def check_work(cls: Class, box_for: BoxFor, timeout: float, now: Clock = precise_now) -> Work:
+    """What `class check` does for one student: grade, then keep the result, unless
+    stopped (Ctrl-C) meanwhile: an interrupted check keeps nothing."""
+    scenario = load_scenario(cls.lab)
+
+    def work(seat: Seat, progress: Progress, stop: threading.Event) -> tuple[bool, str]:
+        progress("grading")
+        box = box_for(seat)
+        record = grade_seat(cls, seat, box, timeout, scenario, now)
+        if stop.is_set():
+            return False, "interrupted: no result kept"
+        write_result(cls.folder, record)
+        if record.report is None:
+            return False, record.error
+        return True, _goals_text(check_report.from_dict(record.report), scenario)
+
+    return work
 
 
-def _goals_text(graded: Graded, scenario: Scenario) -> str:
-    if graded.report is None:
-        return "-"
+def _goals_text(report: CheckReport, scenario: Scenario) -> str:
     held = sum(
         1
         for goal in scenario.goals
-        if not failing_hosts(graded.report, goal.id, [h.name for h in goal.hosts])
+        if not failing_hosts(report, goal.id, [h.name for h in goal.hosts])
     )
-    return f"{held}/{len(scenario.goals)}"
+    return f"graded: {held}/{len(scenario.goals)} goals hold"
 
 
-def failing_hosts(report: CheckReport, goal: str, hosts: Sequence[str]) -> list[str]:
-    """The hosts where `goal` does not hold (or has no result): a goal is done on all or none."""
-    held = {r.host for r in report.results if r.id == goal and r.status in GOOD}
-    return [host for host in hosts if host not in held]
-
-
-def result_files(class_dir: Path, student: str) -> list[Path]:
-    """A student's result files, oldest first (their names sort in time order)."""
-    folder = class_dir / RESULTS_DIR / student
-    return sorted(folder.glob("*.json")) if folder.is_dir() else []
-
-
-def read_result(path: Path) -> ResultRecord:
-    """A result file; raises ValueError, one line, when it is not one."""
-    try:
-        return msgspec.json.decode(path.read_bytes(), type=ResultRecord)
-    except (OSError, msgspec.DecodeError) as error:
-        raise ValueError(
-            f"{path}: not a result file ({error}); run `labgen class check` again"
-        ) from None
+def _first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]

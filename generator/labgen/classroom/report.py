@@ -20,9 +20,15 @@ from typing import Any, Literal
 import jinja2
 
 from labgen.atomic import write_text_atomic
-from labgen.check import report as render
+from labgen.check import report as check_report
 from labgen.check.results import CheckReport
-from labgen.classroom.grading import failing_hosts, read_result, result_files
+from labgen.classroom.results import (
+    Identity,
+    failing_hosts,
+    identity_of,
+    read_result,
+    result_files,
+)
 from labgen.classroom.submissions import Accepted
 from labgen.steps.scenario import Goal, Scenario
 
@@ -87,14 +93,14 @@ class ClassReport:
 
 
 def collect_entries(
-    class_dir: Path, students: Sequence[str], accepted: Mapping[str, Accepted], lab: str
+    class_dir: Path, students: Sequence[str], accepted: Mapping[str, Accepted], identity: Identity
 ) -> tuple[dict[str, Entry], list[str]]:
     """Per student, the newest of their latest readable result and their accepted submission.
     A result file that cannot be used is named in the problems, and the one before it is used."""
     entries: dict[str, Entry] = {}
     problems: list[str] = []
     for student in students:
-        found = [_latest_result(class_dir, student, lab, problems)]
+        found = [_latest_result(class_dir, student, identity, problems)]
         if student in accepted:
             item = accepted[student]
             found.append(Entry("byod", item.submission.created_at, item.report, ""))
@@ -104,16 +110,13 @@ def collect_entries(
     return entries, problems
 
 
-def _latest_result(class_dir: Path, student: str, lab: str, problems: list[str]) -> Entry | None:
+def _latest_result(
+    class_dir: Path, student: str, identity: Identity, problems: list[str]
+) -> Entry | None:
     for path in reversed(result_files(class_dir, student)):
         try:
-            record = read_result(path)
-            if record.student != student or record.lab != lab:
-                raise ValueError(
-                    f"{path}: a result of {record.student!r} in lab {record.lab!r}, not of "
-                    f"{student!r} in {lab!r}; move it out of the class folder"
-                )
-            report = render.from_dict(record.report) if record.report is not None else None
+            record = read_result(path, identity, student)
+            report = check_report.from_dict(record.report) if record.report is not None else None
         except ValueError as error:  # msgspec.ValidationError is a ValueError
             problems.append(str(error).splitlines()[0])
             continue
@@ -175,7 +178,8 @@ def _row(student: str, name: str, goals: Sequence[Goal], entry: Entry | None) ->
             cells=cells,
             done=0,
             stuck_at="",
-            status="lab unreachable",
+            # labgen's own bug is said to be one, not blamed on the lab
+            status="labgen error" if entry.error.startswith("labgen error:") else "lab unreachable",
             error=entry.error,
         )
     cells = tuple(_cell(entry.report, goal) for goal in goals)
@@ -307,7 +311,8 @@ def report_class(
     if submissions is not None:
         ingested = ingest(submissions, lab, scenario.name, ids)
         accepted, problems = ingested.accepted, ingested.problems
-    entries, result_problems = collect_entries(class_dir, ids, accepted, lab)
+    identity = identity_of(name, lab, scenario)
+    entries, result_problems = collect_entries(class_dir, ids, accepted, identity)
     report = build_report(name, lab, scenario, roster, entries, [*problems, *result_problems])
     write_reports(class_dir, report, refresh)
     return report

@@ -55,7 +55,8 @@ class HostedSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         str,
         Meta(
             pattern=PORTS_PATTERN,
-            description="Server ports for the students' SSH, one each, in roster order: LOW-HIGH.",
+            description="Server ports for the students' SSH, one each: LOW-HIGH. A student keeps "
+            "theirs when others join or leave (secrets/seats.csv).",
             extra={"fix": "use a range such as 2200-2299"},
         ),
     ] = "2200-2299"
@@ -128,14 +129,14 @@ class Classroom:
     students: tuple[Student, ...]
     hosted: HostedSettings
 
-    def ssh_port(self, student: Student) -> int:
-        return self.hosted.port_range[0] + self.students.index(student)
-
 
 def load_class(path: Path) -> tuple[Classroom, list[str]]:
     """Read and resolve a class spec file. Returns the class and warnings."""
     raw = read_yaml(path, "class spec")
-    return parse_class(raw, path.parent)
+    try:
+        return parse_class(raw, path.parent)
+    except SpecError as error:  # each line names the file it is about
+        raise SpecError([f"{path}: {line}" for line in error.problems]) from None
 
 
 def parse_class(raw: object, base: Path) -> tuple[Classroom, list[str]]:
@@ -152,7 +153,9 @@ def parse_class(raw: object, base: Path) -> tuple[Classroom, list[str]]:
     students = _students(raw.get("students"), base, problems)
     hosted: HostedSettings = fields.get("hosted", HostedSettings())
     delivery: Delivery = fields.get("delivery", "byod")
-    if delivery == "hosted":
+    # A `hosted:` that did not decode has its own problem line; checking the default
+    # settings in its place would add a false "hosted.server: is missing".
+    if delivery == "hosted" and ("hosted" in fields or "hosted" not in raw):
         _check_hosted(hosted, len(students), problems)
     if problems.lines or lab is None or "name" not in fields:
         raise SpecError(problems.lines)

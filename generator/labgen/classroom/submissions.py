@@ -14,7 +14,7 @@ from pathlib import Path
 
 import msgspec
 
-from labgen.check import report as render
+from labgen.check import report as check_report
 from labgen.check.results import CheckReport
 from labgen.errors import UsageError
 from labgen.submit import SUBMISSION_FORMAT, Submission, utc_text
@@ -77,7 +77,7 @@ def read_submission(path: Path, lab: str, scenario: str, students: Collection[st
             f"{SUBMISSION_FORMAT}; ask the student to use the class's labgen version"
         )
     try:
-        report = render.from_dict(submission.report)
+        report = check_report.from_dict(submission.report)
     except msgspec.ValidationError as error:
         raise ValueError(f"{path}: its grade report is damaged ({error}); {RESUBMIT}") from None
     if submission.lab != lab:

@@ -14,7 +14,7 @@ from typing import Any
 
 from labgen import __version__
 from labgen.backends.base import Backend
-from labgen.check import report as render
+from labgen.check import report as check_report
 from labgen.check import runner
 from labgen.check.results import CheckResult
 from labgen.errors import LabgenError, UsageError, os_error_line
@@ -139,7 +139,7 @@ def run_combo(
             )
         run.registry = _registry(backend, spec, timeout)
         run.engines = report.engines
-        run.cells = [_cell(result) for result in render.to_dict(report)["results"]]
+        run.cells = [_cell(result) for result in check_report.to_dict(report)["results"]]
     except (LabgenError, OSError) as error:
         errors.append(_line(error))
     finally:

@@ -1,0 +1,52 @@
+"""Which box a hosted student's lab runs in: the only place that knows the kinds of box.
+
+Today every box is a container on this Docker engine (`backends.labbox.LabBox`); VMs
+(`hosted.isolation: vm`) and Kubernetes pods (`hosted.platform: kubernetes`) plug in here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from labgen.backends.box import Box, BoxSpec, Limits, Runtime
+from labgen.backends.labbox import LabBox, labelled_students
+from labgen.classroom.model import CLASS_FILE, Class, Seat
+from labgen.errors import UsageError
+
+# A seat's box, as the class commands get it (box_for bound to a class; tests script it).
+BoxFor = Callable[[Seat], Box]
+
+
+def box_spec(cls: Class, seat: Seat, runtime: Runtime | None = None) -> BoxSpec:
+    hosted = cls.hosted
+    return BoxSpec(
+        class_name=cls.name,
+        student=seat.student,
+        ssh_port=seat.ssh_port,
+        account=f"{seat.student}:{seat.password}\n",
+        lab=cls.lab_folder,
+        limits=Limits(cpus=hosted.cpus, memory=hosted.memory, pids=hosted.pids),
+        runtime=runtime,
+    )
+
+
+def require_hosted(cls: Class) -> None:
+    if cls.delivery != "hosted":
+        raise UsageError(
+            f"{cls.folder / CLASS_FILE}: {cls.name} is a byod class (its labs run on the "
+            "students' machines); set `delivery: hosted` in its spec for lab boxes"
+        )
+
+
+def box_for(cls: Class, seat: Seat, runtime: Runtime | None = None) -> Box:
+    """The box of `seat` in the hosted class `cls`."""
+    require_hosted(cls)
+    return LabBox(box_spec(cls, seat, runtime))
+
+
+def leftover_seats(cls: Class) -> list[Seat]:
+    """Students no longer on the roster whose box (or its volume or network) still exists:
+    `class up` and `class down` remove them, so their password opens nothing."""
+    on_roster = {seat.student for seat in cls.seats}
+    gone = sorted(labelled_students(cls.name) - on_roster)
+    return [Seat(cls.name, student, 0, "") for student in gone]
