@@ -312,7 +312,7 @@ def test_an_unknown_key_under_hosted_is_one_line_naming_the_file(tmp_path: Path)
     assert result.exit_code == 2
     assert result.output == (
         f"labgen: error: {tmp_path / 'class.yaml'}: hosted.isolaton: unknown field; use one of: "
-        "server, ssh_ports, cpus, memory, pids\n"
+        "server, ssh_ports, cpus, memory, pids, isolation\n"
     )
 
 

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from labgen.backends.box import Box, BoxSpec, Limits, Runtime
 from labgen.backends.labbox import LabBox, labelled_students
+from labgen.backends.vmbox import VmBox, vm_students
 from labgen.classroom.model import CLASS_FILE, Class, Seat
 from labgen.errors import UsageError
 
@@ -38,9 +39,20 @@ def require_hosted(cls: Class) -> None:
         )
 
 
+# In a class folder: each VM-isolated student's overlay, config disk, key and QEMU PID.
+VMS_DIR = "vms"
+# What `container` isolation means, said by `class create` and `class up`.
+CONTAINER_WARNING = (
+    "isolation: container: each lab box is a privileged container, so a student can become "
+    "root on this server (hosted.isolation: vm gives each student a VM instead)"
+)
+
+
 def box_for(cls: Class, seat: Seat, runtime: Runtime | None = None) -> Box:
-    """The box of `seat` in the hosted class `cls`."""
+    """The box of `seat` in the hosted class `cls`: a VM (isolation: vm) or a container."""
     require_hosted(cls)
+    if cls.hosted.isolation == "vm":
+        return VmBox(box_spec(cls, seat), cls.folder / VMS_DIR)
     return LabBox(box_spec(cls, seat, runtime))
 
 
@@ -48,5 +60,8 @@ def leftover_seats(cls: Class) -> list[Seat]:
     """Students no longer on the roster whose box (or its volume or network) still exists:
     `class up` and `class down` remove them, so their password opens nothing."""
     on_roster = {seat.student for seat in cls.seats}
-    gone = sorted(labelled_students(cls.name) - on_roster)
+    if cls.hosted.isolation == "vm":
+        gone = sorted(vm_students(cls.folder / VMS_DIR) - on_roster)
+    else:
+        gone = sorted(labelled_students(cls.name) - on_roster)
     return [Seat(cls.name, student, 0, "") for student in gone]
