@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from labgen.backends.box import BoxSpec, Limits
 
 from labgen.backends import qemu
 from labgen.backends.base import ExecResult, wrap
+from labgen.backends.box import BoxSpec, Limits
 from labgen.backends.vmbox import NODE_ENTRYPOINT, VmBox, vm_override, vm_students
 from labgen.errors import LabgenError
 from labgen.lab import open_lab
