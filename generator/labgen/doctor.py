@@ -165,7 +165,7 @@ def vm_verdict(found: dict[str, Finding]) -> Verdict:
             backend,
             True,
             f"ready, emulation only (slow: {found['vm emulation'].detail.removeprefix('TCG: ')}; "
-            "a VM boots to SSH in about a minute)",
+            "a VM booted to SSH in 30-60 s here)",
         )
     return Verdict(backend, False, f"cannot run: {found['vm emulation'].detail}")
 
