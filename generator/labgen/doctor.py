@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from labgen.backends import qemu
 from labgen.backends.base import run_process
 from labgen.backends.vmssh import multiplexing_unsupported
 from labgen.spec import rules
@@ -113,7 +115,62 @@ def os_findings(images: set[str], boxes: str) -> list[Finding]:
     return findings
 
 
-def examine() -> tuple[list[Finding], list[Verdict]]:
+def vm_findings(
+    images: Path, probe: Callable[[qemu.BaseImage, qemu.Accel], qemu.AccelProbe]
+) -> list[Finding]:
+    """Can this server run hosted.isolation: vm, and how fast: a base image, then the
+    image's kernel booted under KVM and under emulation (TCG). /dev/kvm can exist and
+    still hang every guest (a nested, PVM-flavoured KVM), so only a boot tells."""
+    bases = [qemu.BaseImage(images / suite) for suite in sorted(set(rules.OS_SUITES.values()))]
+    built = [base for base in bases if base.missing() is None]
+    image = Finding(
+        "vm image",
+        bool(built),
+        ", ".join(f"{base.folder.name} built" for base in built)
+        if built
+        else f"no VM base image in {images}: `sudo sandbox/vm/labvm.sh trixie` builds one",
+    )
+    if not built:
+        return [image]
+    findings = [image]
+    blocker = qemu.kvm_blocker()
+    if blocker and not Path("/dev/kvm").exists():
+        findings.append(Finding("vm kvm", False, blocker))
+    else:
+        kvm = probe(built[0], "kvm")
+        why = f" ({blocker})" if blocker else ""
+        findings.append(
+            Finding(
+                "vm kvm",
+                kvm.ok,
+                f"KVM boots a guest: {kvm.detail}"
+                if kvm.ok
+                else f"KVM does not boot a guest here: {kvm.detail}{why}",
+            )
+        )
+    tcg = probe(built[0], "tcg")
+    findings.append(Finding("vm emulation", tcg.ok, f"TCG: {tcg.detail}"))
+    return findings
+
+
+def vm_verdict(found: dict[str, Finding]) -> Verdict:
+    backend = "hosted vm isolation"
+    image = found["vm image"]
+    if not image.ok:
+        return Verdict(backend, False, f"cannot run: {image.detail}")
+    if found["vm kvm"].ok:
+        return Verdict(backend, True, "ready, with KVM (fast)")
+    if found["vm emulation"].ok:
+        return Verdict(
+            backend,
+            True,
+            f"ready, emulation only (slow: {found['vm emulation'].detail.removeprefix('TCG: ')}; "
+            "a VM booted to SSH in 30-60 s here)",
+        )
+    return Verdict(backend, False, f"cannot run: {found['vm emulation'].detail}")
+
+
+def examine(vm_images: Path = qemu.DEFAULT_IMAGES) -> tuple[list[Finding], list[Verdict]]:
     """Probe the tools, then judge each backend from what was found."""
     found: dict[str, Finding] = {}
 
@@ -165,10 +222,15 @@ def examine() -> tuple[list[Finding], list[Verdict]]:
     pairing = virtualbox_pairing(vagrant, virtualbox) if vagrant and virtualbox else None
     if pairing:
         found["virtualbox"] = Finding("virtualbox", False, pairing)
+    for finding in vm_findings(
+        vm_images, lambda base, accel: qemu.probe_accel(base, accel, timeout=15)
+    ):
+        found[finding.name] = finding
     verdicts = [
         _verdict("compose", found, ["docker engine", "docker compose"]),
         _verdict("vagrant + libvirt", found, ["vagrant", "vagrant-libvirt", "libvirt"]),
         _verdict("vagrant + virtualbox", found, ["vagrant", "virtualbox"]),
+        vm_verdict(found),
     ]
     return list(found.values()), verdicts
 

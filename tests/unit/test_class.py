@@ -315,7 +315,7 @@ def test_an_unknown_key_under_hosted_is_one_line_naming_the_file(tmp_path: Path)
     assert result.exit_code == 2
     assert result.output == (
         f"labgen: error: {tmp_path / 'class.yaml'}: hosted.isolaton: unknown field; use one of: "
-        "server, ssh_ports, cpus, memory, pids, platform, kubernetes\n"
+        "server, ssh_ports, cpus, memory, pids, isolation, platform, kubernetes\n"
     )
 
 
@@ -545,3 +545,21 @@ def test_errors_never_echo_a_control_character_raw(tmp_path: Path) -> None:
     missing = tmp_path / "no\x1bpe"
     result = labgen("class", "report", str(missing))
     assert "\x1b" not in result.output and result.exit_code == 2
+
+
+def test_hosted_isolation_is_container_or_vm(tmp_path: Path) -> None:
+    base = {
+        "name": "iso",
+        "delivery": "hosted",
+        "students": 2,
+        "hosted": {"server": "lab.example.org"},
+    }
+    classroom, _ = parse_class(base, tmp_path)
+    assert classroom.hosted.isolation == "container"
+    vm = {**base, "hosted": {"server": "lab.example.org", "isolation": "vm"}}
+    assert parse_class(vm, tmp_path)[0].hosted.isolation == "vm"
+    wrong = {**base, "hosted": {"server": "lab.example.org", "isolation": "vmm"}}
+    with pytest.raises(
+        SpecError, match=r"hosted.isolation: 'vmm' is not valid; use one of: container, vm"
+    ):
+        parse_class(wrong, tmp_path)

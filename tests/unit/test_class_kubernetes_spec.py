@@ -31,7 +31,13 @@ def test_docker_stays_the_default() -> None:
 def test_a_valid_kubernetes_class(tmp_path: Path) -> None:
     kubernetes = {"registry": "registry.example.org:5000/labgen", "runtime_class": "kata"}
     assert (
-        problems(tmp_path, platform="kubernetes", ssh_ports="30000-30099", kubernetes=kubernetes)
+        problems(
+            tmp_path,
+            platform="kubernetes",
+            isolation="vm",
+            ssh_ports="30000-30099",
+            kubernetes=kubernetes,
+        )
         == []
     )
 
@@ -50,6 +56,23 @@ def test_a_valid_kubernetes_class(tmp_path: Path) -> None:
         (
             {"platform": "kubernetes", "kubernetes": {"registry": "r.example.org/x", "bogus": 1}},
             "hosted.kubernetes.bogus: unknown field; use one of: registry",
+        ),
+        (
+            {
+                "platform": "kubernetes",
+                "isolation": "vm",
+                "ssh_ports": "30000-30099",
+                "kubernetes": {"registry": "r.example.org/x"},
+            },
+            "hosted.kubernetes.runtime_class: is missing; isolation: vm on Kubernetes runs",
+        ),
+        (
+            {
+                "platform": "kubernetes",
+                "ssh_ports": "30000-30099",
+                "kubernetes": {"registry": "r.example.org/x", "runtime_class": "kata"},
+            },
+            "hosted.isolation: is container, but hosted.kubernetes.runtime_class names",
         ),
         (
             {"platform": "k8s"},

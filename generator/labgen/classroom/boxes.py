@@ -11,8 +11,10 @@ from collections.abc import Callable
 
 from labgen.backends.box import Box, BoxSpec, Limits, Runtime
 from labgen.backends.labbox import LabBox, labelled_students
+from labgen.backends.vmbox import VmBox, vm_students
 from labgen.classroom.kubernetes import ClassOnCluster, on_kubernetes
 from labgen.classroom.model import CLASS_FILE, Class, Seat
+from labgen.classroom.spec import HostedSettings
 from labgen.errors import UsageError
 
 # A seat's box, as the class commands get it (box_for bound to a class; tests script it).
@@ -40,11 +42,17 @@ def require_hosted(cls: Class) -> None:
         )
 
 
+# In a class folder: each VM-isolated student's overlay, config disk, key and QEMU PID.
+VMS_DIR = "vms"
+
+
 def box_for(cls: Class, seat: Seat, runtime: Runtime | None = None) -> Box:
-    """The box of `seat` in the hosted class `cls`."""
+    """The box of `seat` in the hosted class `cls`: a VM (isolation: vm) or a container."""
     require_hosted(cls)
-    if on_kubernetes(cls):
+    if on_kubernetes(cls):  # isolation there is the pod's RuntimeClass, the cluster's work
         return ClassOnCluster(cls).box(box_spec(cls, seat))
+    if cls.hosted.isolation == "vm":
+        return VmBox(box_spec(cls, seat), cls.folder / VMS_DIR)
     return LabBox(box_spec(cls, seat, runtime))
 
 
@@ -52,6 +60,28 @@ def leftover_seats(cls: Class) -> list[Seat]:
     """Students no longer on the roster whose box (or its volume or network) still exists:
     `class up` and `class down` remove them, so their password opens nothing."""
     on_roster = {seat.student for seat in cls.seats}
-    found = ClassOnCluster(cls).students() if on_kubernetes(cls) else labelled_students(cls.name)
+    if on_kubernetes(cls):
+        found = ClassOnCluster(cls).students()
+    elif cls.hosted.isolation == "vm":
+        found = vm_students(cls.folder / VMS_DIR)
+    else:
+        found = labelled_students(cls.name)
     gone = sorted(found - on_roster)
     return [Seat(cls.name, student, 0, "") for student in gone]
+
+
+def container_warning(delivery: str, hosted: HostedSettings) -> str | None:
+    """What `container` isolation means for a class, in one line (said by `class create`
+    and `class up`); None for a class whose students get VMs or bring their own machine."""
+    if delivery != "hosted" or hosted.isolation != "container":
+        return None
+    if hosted.platform == "kubernetes":
+        return (
+            "isolation: container: each lab box is a privileged pod, so a student can become "
+            "root on the cluster node it runs on (isolation: vm with a RuntimeClass such as "
+            "kata gives each a VM)"
+        )
+    return (
+        "isolation: container: each lab box is a privileged container, so a student can become "
+        "root on this server (hosted.isolation: vm gives each student a VM instead)"
+    )

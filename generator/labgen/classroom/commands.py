@@ -64,6 +64,7 @@ def class_group() -> None:
 @click.option("--dry-run", is_flag=True, help="Show what would be written; write nothing.")
 def create(spec: Path, out: Path | None, force: bool, dry_run: bool) -> None:
     """Render a class folder from the class spec SPEC (YAML)."""
+    from labgen.classroom.boxes import VMS_DIR, container_warning
     from labgen.classroom.create import plan_class
     from labgen.classroom.model import SEATS_FILE, SEED_FILE, read_seats, read_seed
     from labgen.classroom.report import REPORT_FILES
@@ -73,8 +74,8 @@ def create(spec: Path, out: Path | None, force: bool, dry_run: bool) -> None:
     from labgen.render.write import STATE_DIRS, recover
     from labgen.spec.parse import kept_password, with_password
 
-    # A class's grading history and report are kept too, like a lab's state.
-    keep = (*STATE_DIRS, RESULTS_DIR, *REPORT_FILES)
+    # A class's grading history, report and students' VMs are kept too, like a lab's state.
+    keep = (*STATE_DIRS, RESULTS_DIR, *REPORT_FILES, VMS_DIR)
 
     classroom, warnings = load_class(spec)
     for warning in warnings:
@@ -90,6 +91,9 @@ def create(spec: Path, out: Path | None, force: bool, dry_run: bool) -> None:
     kept = read_seats(out / SEATS_FILE) or read_seats(out / "secrets" / "credentials.csv")
     files = plan_class(classroom, seed, kept, str(out))
     summary = write_folder(files, out, force=force, dry_run=dry_run, keep=keep)
+    note = container_warning(classroom.delivery, classroom.hosted)
+    if note:
+        click.echo(f"labgen: note: {note}", err=True)
     if summary:
         click.echo(
             f"created {out} ({summary}; {len(classroom.students)} students, "
@@ -183,11 +187,16 @@ def down(class_dir: Path, jobs: int, students: str | None) -> None:
 def _hosted(
     class_dir: Path, action: Action, jobs: int, students: str | None, runtime: str | None
 ) -> None:
+    from labgen.classroom.boxes import container_warning
     from labgen.classroom.hosted import run_hosted
     from labgen.classroom.model import open_class
 
+    cls = open_class(class_dir)
+    warning = container_warning(cls.delivery, cls.hosted)
+    if action == "up" and warning:
+        click.echo(f"labgen: note: {warning}", err=True)
     outcomes = run_hosted(
-        open_class(class_dir),
+        cls,
         action,
         jobs,
         students,

@@ -163,6 +163,16 @@ class HostedSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         ),
     ] = "768M"
     pids: Annotated[int, Meta(ge=128, le=65536, description="Processes each lab may run.")] = 1024
+    isolation: Annotated[
+        Literal["container", "vm"],
+        Meta(
+            description="What keeps each student's lab apart: container (a privileged "
+            "container on this server's Docker: a student can become root on the server) or "
+            "vm (a VM per student: root only inside it; needs a VM base image, and KVM to be "
+            "fast).",
+            extra={"fix": "use container or vm"},
+        ),
+    ] = "container"
     platform: Annotated[
         Platform,
         Meta(
@@ -428,6 +438,19 @@ def _check_kubernetes(hosted: HostedSettings, problems: Problems) -> None:
             "hosted.kubernetes.registry",
             "is missing; name the registry the cluster pulls the lab box from "
             "(`make labbox-image REGISTRY=...` builds it)",
+        )
+    # On a cluster, isolation is the pod's runtime: vm is a RuntimeClass the teacher names.
+    if hosted.isolation == "vm" and kube.runtime_class is None:
+        problems.add(
+            "hosted.kubernetes.runtime_class",
+            "is missing; isolation: vm on Kubernetes runs each box under a RuntimeClass that "
+            "gives it a VM: name one, such as kata",
+        )
+    if hosted.isolation == "container" and kube.runtime_class is not None:
+        problems.add(
+            "hosted.isolation",
+            "is container, but hosted.kubernetes.runtime_class names a RuntimeClass; set "
+            "isolation: vm when that class gives each box a VM",
         )
     low, high = hosted.port_range
     if kube.ssh == "nodeport" and not NODE_PORTS[0] <= low <= high <= NODE_PORTS[1]:
