@@ -402,3 +402,27 @@ def test_status_and_address_of_a_box(tmp_path: Path) -> None:
     ]
     assert box.address() == ("127.0.0.1", 2201)
     assert make_box(tmp_path, FakeDocker()).state() == "not created"
+
+
+def test_a_repair_compose_cannot_do_is_one_line_naming_the_nodes() -> None:
+    """The one repair every kind of box (container, VM, pod) uses."""
+    from labgen.backends.labbox import repair_nodes
+    from labgen.spec.parse import parse_spec
+
+    hosts = parse_spec({})[0].hosts
+    said: list[str] = []
+    with pytest.raises(LabgenError) as raised:
+        repair_nodes(
+            "alice",
+            hosts,
+            {"registry": "running"},
+            "the VM",
+            said.append,
+            lambda: ExecResult(1, "", "first\nno space left on device\n", 0.1),
+        )
+    assert str(raised.value) == (
+        "alice: repairing client (missing) failed: no space left on device"
+    )
+    assert said == ["repairing client (missing): docker compose up -d in the VM"]
+    running = {host.name: "running" for host in hosts}
+    assert repair_nodes("alice", hosts, running, "the box", said.append, pytest.fail) == []

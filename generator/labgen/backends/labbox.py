@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -36,6 +36,7 @@ from labgen.backends.compose import runtime_override
 from labgen.errors import LabgenError
 from labgen.lab import Lab, open_lab
 from labgen.spec import rules
+from labgen.spec.model import Host
 
 # The box's boot script reports here how starting the lab went.
 BOX_READY = (
@@ -287,22 +288,16 @@ class LabBox:
             progress("the box's engine does not answer: restarting the box")
             self._must("restart", self.container, timeout=180)
             return ["the box's engine (box restarted)"]
-        states = node_states(listed.stdout, self.lab.spec.name)
-        broken = [
-            f"{host.name} ({states.get(host.name, 'missing')})"
-            for host in self.lab.spec.hosts
-            if states.get(host.name) != "running"
-        ]
-        if not broken:
-            return []
-        progress(f"repairing {', '.join(broken)}: docker compose up -d in the box")
-        done = self._docker("exec", "-i", self.container, "sh", "-s", timeout=300, stdin=COMPOSE_UP)
-        if done.exit_code != 0:
-            raise LabgenError(
-                f"{self.spec.student}: repairing {', '.join(broken)} failed: "
-                f"{_last_line(done.output)}"
-            )
-        return [f"{item} started again" for item in broken]
+        return repair_nodes(
+            self.spec.student,
+            self.lab.spec.hosts,
+            node_states(listed.stdout, self.lab.spec.name),
+            "the box",
+            progress,
+            lambda: self._docker(
+                "exec", "-i", self.container, "sh", "-s", timeout=300, stdin=COMPOSE_UP
+            ),
+        )
 
     # ------------------------------------------------------------------ use
     def node(self, host: str) -> str:
@@ -361,6 +356,33 @@ def box_override(lab: Lab) -> str:
     for host in lab.spec.hosts:
         lines += [f"  {json.dumps(host.name)}:", '    tmpfs: ["/run"]']
     return "\n".join(lines) + "\n"
+
+
+def repair_nodes(
+    student: str,
+    hosts: Sequence[Host],
+    states: Mapping[str, str],
+    where: str,
+    progress: Progress,
+    compose_up: Callable[[], ExecResult],
+) -> list[str]:
+    """Start again, with `compose_up` (`docker compose up -d` run in the box, VM or pod:
+    `where`), every node of `hosts` not running in `states`. Returns what was repaired, and
+    raises, in one line, when compose could not do it. Every kind of box repairs this way."""
+    broken = [
+        f"{host.name} ({states.get(host.name, 'missing')})"
+        for host in hosts
+        if states.get(host.name) != "running"
+    ]
+    if not broken:
+        return []
+    progress(f"repairing {', '.join(broken)}: docker compose up -d in {where}")
+    done = compose_up()
+    if done.exit_code != 0:
+        raise LabgenError(
+            f"{student}: repairing {', '.join(broken)} failed: {_last_line(done.output)}"
+        )
+    return [f"{item} started again" for item in broken]
 
 
 def node_states(text: str, project: str) -> dict[str, str]:

@@ -30,7 +30,7 @@ from labgen.backends.base import (
     wrap,
 )
 from labgen.backends.box import CLASS_LABEL, STUDENT_LABEL, BoxSpec
-from labgen.backends.labbox import BOX_READY, COMPOSE_UP, node_states
+from labgen.backends.labbox import BOX_READY, COMPOSE_UP, node_states, repair_nodes
 from labgen.errors import LabgenError
 from labgen.kube.manifests import (
     BOX_CONTAINER,
@@ -256,22 +256,14 @@ class PodBox:
         went missing since the box started its lab. Returns what was repaired."""
         if self._box_shell(BOX_READY, 30).exit_code != 0:
             return []  # still starting (or failed): the wait in `up` says which
-        states = self._node_states()
-        broken = [
-            f"{host.name} ({states.get(host.name, 'missing')})"
-            for host in self.lab.hosts
-            if states.get(host.name) != "running"
-        ]
-        if not broken:
-            return []
-        progress(f"repairing {', '.join(broken)}: docker compose up -d in the box")
-        done = self._box_shell(COMPOSE_UP, 300)
-        if done.exit_code != 0:
-            raise LabgenError(
-                f"{self.spec.student}: repairing {', '.join(broken)} failed: "
-                f"{_last_line(done.output)}"
-            )
-        return [f"{item} started again" for item in broken]
+        return repair_nodes(
+            self.spec.student,
+            self.lab.hosts,
+            self._node_states(),
+            "the box",
+            progress,
+            lambda: self._box_shell(COMPOSE_UP, 300),
+        )
 
     # ------------------------------------------------------------------ use
     def node(self, host: str) -> str:

@@ -39,7 +39,7 @@ from labgen.backends.base import (
     wrap,
 )
 from labgen.backends.box import BoxSpec
-from labgen.backends.labbox import BOX_READY, COMPOSE_UP, HUB_PORT, node_states
+from labgen.backends.labbox import BOX_READY, COMPOSE_UP, HUB_PORT, node_states, repair_nodes
 from labgen.backends.vmssh import (
     CONTROL_PERSIST,
     SSH_OPTIONS,
@@ -283,22 +283,14 @@ class VmBox:
             progress("the VM's engine does not answer: restarting the VM")
             self._stop()
             return ["the VM's engine (VM restarted)"]
-        states = node_states(listed.stdout, self.lab.spec.name)
-        broken = [
-            f"{host.name} ({states.get(host.name, 'missing')})"
-            for host in self.lab.spec.hosts
-            if states.get(host.name) != "running"
-        ]
-        if not broken:
-            return []
-        progress(f"repairing {', '.join(broken)}: docker compose up -d in the VM")
-        done = self._vm(COMPOSE_UP, 600)
-        if done.exit_code != 0:
-            raise LabgenError(
-                f"{self.spec.student}: repairing {', '.join(broken)} failed: "
-                f"{_last_line(done.output)}"
-            )
-        return [f"{item} started again" for item in broken]
+        return repair_nodes(
+            self.spec.student,
+            self.lab.spec.hosts,
+            node_states(listed.stdout, self.lab.spec.name),
+            "the VM",
+            progress,
+            lambda: self._vm(COMPOSE_UP, 600),
+        )
 
     # ------------------------------------------------------------------ use
     def node(self, host: str) -> str:
