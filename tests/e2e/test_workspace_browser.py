@@ -324,7 +324,11 @@ def test_a_student_and_the_teacher_in_a_real_browser(
         time.sleep(1)
         ActionChains(student).key_down(Keys.CONTROL).send_keys("c").key_up(Keys.CONTROL).perform()
         run_and_wait(student, "interrupted", timeout=20)
-        type_keys(student, "echo 你好-$((6*7))\n")
+        # Chinese arrives as an input method commits it (insertText), not as key presses:
+        # chromedriver's key events for characters off the keyboard layout are unreliable.
+        type_keys(student, "echo ")
+        student.execute_cdp_cmd("Input.insertText", {"text": "你好"})
+        type_keys(student, "-$((6*7))\n")
         wait(student, lambda: "你好-42" in screen(student), 30, "UTF-8 round trip")
         student.execute_script(PASTE, "echo pasted-$((6*7))")
         type_keys(student, "\n")
