@@ -235,8 +235,9 @@ def test_vm_class_of_two(vm_class: Class, base_image: qemu.BaseImage) -> None:
     # server's addresses, the sandbox's, QEMU's host and DNS addresses.
     listener = Listener()
     try:
-        with socket.create_connection(("127.0.0.1", listener.port), 5):
-            pass
+        with socket.create_connection(("127.0.0.1", listener.port), 5) as probe:
+            # Its greeting comes after the count: read, the count includes this connection.
+            assert probe.recv(16) == b"server\n"
         with socket.create_connection(("127.0.0.1", bob_seat.ssh_port), 5):
             pass  # bob's forward is there, from the server
         accepted = listener.accepted
