@@ -63,6 +63,11 @@ BOB_FAILS = {
 }
 
 
+# ssh sends the client's LANG and LC_* (Debian's SendEnv): none here, so the box's own
+# locale is what is tested, whatever the machine running the tests has set.
+CLIENT_ENV = {k: v for k, v in os.environ.items() if k != "LANG" and not k.startswith("LC_")}
+
+
 class StudentShell:
     """What a student types: their own ssh command, then `lab HOST CMD` in their box."""
 
@@ -81,7 +86,7 @@ class StudentShell:
         start = time.monotonic()
         done = subprocess.run(
             [*argv, remote],
-            env={**os.environ, "SSHPASS": self.password},
+            env={**CLIENT_ENV, "SSHPASS": self.password},
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -196,6 +201,9 @@ def test_hosted_class_of_three(hosted: list[LabBox], class_dir: Path) -> None:
     for seat in cls.seats:
         assert StudentShell(seat).login("true").exit_code == 0, seat.student
     assert StudentShell(a_seat, b_seat.password).login("true").exit_code != 0
+    # Login and node shells are UTF-8: the handout's Chinese typed there must arrive whole.
+    assert StudentShell(a_seat).login("locale charmap").stdout.strip() == "UTF-8"
+    assert StudentShell(a_seat).exec("registry", "locale charmap", 60).stdout.strip() == "UTF-8"
 
     # The box's limits hold for the lab's nodes too: their cgroups nest inside the box's.
     limits = docker(
