@@ -12,6 +12,7 @@ from labgen.backends.base import (
     HostStatus,
     Progress,
     host_statuses,
+    last_line,
     ready_command,
     run_process,
     unwrap,
@@ -80,7 +81,7 @@ class ComposeBackend:
         started = run_process(self._compose("up", "-d", "--quiet-pull"), 1800)
         if started.exit_code != 0:
             raise LabgenError(
-                f"docker compose up failed: {_last_line(started.output)}; the node image "
+                f"docker compose up failed: {last_line(started.output)}; the node image "
                 f"{self.lab.spec.node_image} is built from node/ (Debian + apt: needs internet); "
                 "offline, build it first with `sandbox/images.sh build`"
             )
@@ -100,7 +101,7 @@ class ComposeBackend:
                 if states.get(host) in ("exited", "dead"):
                     logs = run_process(self._compose("logs", "--tail", "5", host), 30).output
                     raise LabgenError(
-                        f"{host} stopped while provisioning (last log: {_last_line(logs)}); "
+                        f"{host} stopped while provisioning (last log: {last_line(logs)}); "
                         f"see `docker compose logs {host}` in {self.lab.path}"
                     )
             if not waiting:
@@ -110,7 +111,7 @@ class ComposeBackend:
                 host = waiting[0]
                 logs = run_process(self._compose("logs", "--tail", "5", host), 30).output
                 raise LabgenError(
-                    f"{host} was not ready after {elapsed:.0f} s (last log: {_last_line(logs)}); "
+                    f"{host} was not ready after {elapsed:.0f} s (last log: {last_line(logs)}); "
                     f"see `docker compose logs {host}` in {self.lab.path}"
                 )
             progress(f"waiting for {', '.join(waiting)} to finish provisioning ({elapsed:.0f} s)")
@@ -131,7 +132,7 @@ class ComposeBackend:
             self._compose("down", "--volumes", "--remove-orphans", "--timeout", "20"), 300
         )
         if done.exit_code != 0:
-            raise LabgenError(f"docker compose down failed: {_last_line(done.output)}")
+            raise LabgenError(f"docker compose down failed: {last_line(done.output)}")
 
 
 def _service_states(text: str) -> dict[str, str]:
@@ -152,11 +153,6 @@ def _service_states(text: str) -> dict[str, str]:
             f"({type(error).__name__}: {error}); labgen needs Docker Compose v2: "
             "check `docker compose version`"
         ) from None
-
-
-def _last_line(text: str) -> str:
-    lines = [line for line in text.strip().splitlines() if line.strip()]
-    return lines[-1] if lines else "(no output)"
 
 
 def write_override(lab: Lab, runtime: str) -> str:

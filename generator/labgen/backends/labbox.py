@@ -18,6 +18,7 @@ import json
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -26,6 +27,7 @@ from labgen.backends.base import (
     HostStatus,
     Progress,
     host_statuses,
+    last_line,
     ready_command,
     run_process,
     unwrap,
@@ -87,7 +89,7 @@ def labelled_students(class_name: str, run: DockerRun = run_process) -> set[str]
         )
         if done.exit_code != 0:
             raise LabgenError(
-                f"docker {' '.join(listing)}: {_last_line(done.output)}; is the engine running?"
+                f"docker {' '.join(listing)}: {last_line(done.output)}; is the engine running?"
             )
         found.update(line.strip() for line in done.stdout.splitlines() if line.strip())
     return found
@@ -126,7 +128,7 @@ class LabBox:
         if done.exit_code != 0:
             raise LabgenError(
                 f"{self.spec.student}: docker {args[0]} {args[1] if len(args) > 1 else ''} failed: "
-                f"{_last_line(done.output)}"
+                f"{last_line(done.output)}"
             )
         return done
 
@@ -243,37 +245,34 @@ class LabBox:
             )
 
     def _wait_ready(self, progress: Progress) -> None:
-        start = time.monotonic()
-        ready = {host.name: ready_command(host) for host in self.lab.spec.hosts}
-        waiting = list(ready)
-        while True:
-            elapsed = time.monotonic() - start
+        container = self.container
+
+        def gone() -> str | None:
             state = self.state()
-            if state != "running":
-                logs = self._docker("logs", "--tail", "5", self.container).output
-                raise LabgenError(
-                    f"{self.spec.student}: box {self.container} is {state} "
-                    f"(last log: {_last_line(logs)}); see `docker logs {self.container}`"
-                )
-            box = self._docker("exec", self.container, "sh", "-c", BOX_READY, timeout=30)
-            if box.exit_code == 3:
-                raise LabgenError(f"{self.spec.student}: {_last_line(box.output)}")
-            if box.exit_code == 0:
-                waiting = [h for h in waiting if self.exec(h, ready[h], 20).exit_code != 0]
-                if not waiting:
-                    progress(f"every node's engine answers ({elapsed:.0f} s)")
-                    return
-            if elapsed > self.ready_timeout:
-                raise LabgenError(
-                    f"{self.spec.student}: the lab was not ready after {elapsed:.0f} s; "
-                    f"see `docker exec {self.container} cat /run/labbox/compose.log`"
-                )
-            progress(
-                f"waiting for {', '.join(waiting)}"
-                if box.exit_code == 0
-                else "waiting for the box's engine and lab"
+            if state == "running":
+                return None
+            logs = self._docker("logs", "--tail", "5", container).output
+            return (
+                f"box {container} is {state} (last log: {last_line(logs)}); "
+                f"see `docker logs {container}`"
             )
-            time.sleep(1)
+
+        wait_for_lab(
+            LabWait(
+                student=self.spec.student,
+                engine="the box's engine",
+                log_hint=f"see `docker exec {container} cat /run/labbox/compose.log`",
+                gone=gone,
+                shell=lambda command, timeout: self._docker(
+                    "exec", container, "sh", "-c", command, timeout=timeout
+                ),
+                node=self.exec,
+            ),
+            self.lab.spec.hosts,
+            time.monotonic(),
+            self.ready_timeout,
+            progress,
+        )
 
     def repair(self, progress: Progress) -> list[str]:
         """Start again, with `docker compose up -d` in the box, every node that stopped or
@@ -340,7 +339,7 @@ class LabBox:
                 if done.exit_code != 0:
                     raise LabgenError(
                         f"{self.spec.student}: could not remove {kind} {' '.join(found)}: "
-                        f"{_last_line(done.output)}"
+                        f"{last_line(done.output)}"
                     )
 
 
@@ -356,6 +355,60 @@ def box_override(lab: Lab) -> str:
     for host in lab.spec.hosts:
         lines += [f"  {json.dumps(host.name)}:", '    tmpfs: ["/run"]']
     return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class LabWait:
+    """What `wait_for_lab` needs of a box (a lab box's container or a student's VM)."""
+
+    student: str
+    engine: str  # "the box's engine", for the progress line
+    log_hint: str  # where compose's log is, for the timeout error
+    gone: Callable[[], str | None]  # why the box stopped, or None while it runs
+    shell: Callable[[str, float], ExecResult]  # a command in the box itself
+    node: Callable[[str, str, float], ExecResult]  # a command on one of the lab's hosts
+
+
+def wait_for_lab(
+    box: LabWait,
+    hosts: Sequence[Host],
+    start: float,
+    timeout: float,
+    progress: Progress,
+    pause: float = 1.0,
+) -> None:
+    """Wait, from `start` (time.monotonic()) for at most `timeout` seconds, until the box's
+    boot script has started the lab (BOX_READY), then until every node's engine answers.
+    Raises, in one line, when the box stops, its boot fails or the time is up."""
+    ready = {host.name: ready_command(host) for host in hosts}
+    waiting = list(ready)
+    said = ""
+    while True:
+        elapsed = time.monotonic() - start
+        stopped = box.gone()
+        if stopped:
+            raise LabgenError(f"{box.student}: {stopped}")
+        booted = box.shell(BOX_READY, 30)
+        if booted.exit_code == 3:
+            raise LabgenError(f"{box.student}: {last_line(booted.output)}")
+        if booted.exit_code == 0:
+            waiting = [h for h in waiting if box.node(h, ready[h], 30).exit_code != 0]
+            if not waiting:
+                progress(f"every node's engine answers ({elapsed:.0f} s)")
+                return
+        if elapsed > timeout:
+            raise LabgenError(
+                f"{box.student}: the lab was not ready after {elapsed:.0f} s; {box.log_hint}"
+            )
+        now = (
+            f"waiting for {', '.join(waiting)}"
+            if booted.exit_code == 0
+            else f"waiting for {box.engine} and lab"
+        )
+        if now != said:  # one line per change, not one a second
+            progress(now)
+            said = now
+        time.sleep(pause)
 
 
 def repair_nodes(
@@ -380,7 +433,7 @@ def repair_nodes(
     done = compose_up()
     if done.exit_code != 0:
         raise LabgenError(
-            f"{student}: repairing {', '.join(broken)} failed: {_last_line(done.output)}"
+            f"{student}: repairing {', '.join(broken)} failed: {last_line(done.output)}"
         )
     return [f"{item} started again" for item in broken]
 
@@ -402,8 +455,3 @@ def node_states(text: str, project: str) -> dict[str, str]:
             service = labels.get("com.docker.compose.service", "")
             states[service] = str(item.get("State", ""))
     return states
-
-
-def _last_line(text: str) -> str:
-    lines = [line for line in text.strip().splitlines() if line.strip()]
-    return lines[-1] if lines else "(no output)"

@@ -24,6 +24,7 @@ from labgen.backends.base import (
     HostStatus,
     Progress,
     host_statuses,
+    last_line,
     ready_command,
     run_process,
     unwrap,
@@ -119,7 +120,7 @@ def apply_class(kubectl: Kubectl, cluster: ClassCluster, students: int, run: Run
     documents = to_yaml([*class_objects(cluster, students), lab_secret(cluster)])
     done = run(kubectl.apply(), 120, stdin=documents)
     if done.exit_code != 0:
-        raise LabgenError(f"kubectl apply (class {cluster.name}) failed: {_last_line(done.output)}")
+        raise LabgenError(f"kubectl apply (class {cluster.name}) failed: {last_line(done.output)}")
 
 
 def delete_class(kubectl: Kubectl, cluster: ClassCluster, run: Runner) -> None:
@@ -129,7 +130,7 @@ def delete_class(kubectl: Kubectl, cluster: ClassCluster, run: Runner) -> None:
         done = run(argv, 320)
         if done.exit_code != 0:
             raise LabgenError(
-                f"kubectl delete (class {cluster.name}) failed: {_last_line(done.output)}"
+                f"kubectl delete (class {cluster.name}) failed: {last_line(done.output)}"
             )
 
 
@@ -138,7 +139,7 @@ def labelled_students(kubectl: Kubectl, class_name: str, run: Runner) -> set[str
     done = run(kubectl.statefulsets(class_name), 60)
     if done.exit_code != 0:
         raise LabgenError(
-            f"kubectl get statefulset (class {class_name}) failed: {_last_line(done.output)}"
+            f"kubectl get statefulset (class {class_name}) failed: {last_line(done.output)}"
         )
     items = json.loads(done.stdout).get("items", [])
     return {item["metadata"]["labels"][STUDENT_LABEL] for item in items}
@@ -183,7 +184,7 @@ class PodBox:
         if done.exit_code != 0:
             if "NotFound" in done.output or "not found" in done.output:
                 return "not created"
-            return f"unknown (kubectl: {_last_line(done.output)})"
+            return f"unknown (kubectl: {last_line(done.output)})"
         return pod_state(done.stdout)
 
     def address(self) -> tuple[str, int]:
@@ -214,7 +215,7 @@ class PodBox:
         done = self._kubectl(self.kubectl.apply(), 120, documents)
         if done.exit_code != 0:
             raise LabgenError(
-                f"{self.spec.student}: kubectl apply failed: {_last_line(done.output)}"
+                f"{self.spec.student}: kubectl apply failed: {last_line(done.output)}"
             )
         self._wait_ready(progress)
 
@@ -229,7 +230,7 @@ class PodBox:
             if state == "running":
                 box = self._box_shell(BOX_READY, 30)
                 if box.exit_code == 3:
-                    raise LabgenError(f"{self.spec.student}: {_last_line(box.output)}")
+                    raise LabgenError(f"{self.spec.student}: {last_line(box.output)}")
                 if box.exit_code == 0:
                     waiting = [h for h in waiting if self.exec(h, ready[h], 20).exit_code != 0]
                     if not waiting:
@@ -238,7 +239,7 @@ class PodBox:
             elif state.startswith("failed"):
                 logs = self._kubectl(self.kubectl.logs(self.pod), 30).output
                 raise LabgenError(
-                    f"{self.spec.student}: pod {self.pod} is {state} (last log: {_last_line(logs)})"
+                    f"{self.spec.student}: pod {self.pod} is {state} (last log: {last_line(logs)})"
                 )
             if elapsed > self.ready_timeout:
                 raise LabgenError(
@@ -297,7 +298,7 @@ class PodBox:
         done = self._kubectl(self.kubectl.delete(STUDENT_KINDS, labels), 320)
         if done.exit_code != 0:
             raise LabgenError(
-                f"{self.spec.student}: kubectl delete failed: {_last_line(done.output)}"
+                f"{self.spec.student}: kubectl delete failed: {last_line(done.output)}"
             )
 
 
@@ -312,8 +313,3 @@ def pod_state(text: str) -> str:
         if reason:
             return f"{phase} ({reason})"
     return phase
-
-
-def _last_line(text: str) -> str:
-    lines = [line for line in text.strip().splitlines() if line.strip()]
-    return lines[-1] if lines else "(no output)"

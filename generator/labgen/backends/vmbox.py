@@ -33,13 +33,21 @@ from labgen.backends.base import (
     HostStatus,
     Progress,
     host_statuses,
-    ready_command,
+    last_line,
     run_process,
     unwrap,
     wrap,
 )
 from labgen.backends.box import BoxSpec
-from labgen.backends.labbox import BOX_READY, COMPOSE_UP, HUB_PORT, node_states, repair_nodes
+from labgen.backends.labbox import (
+    BOX_READY,
+    COMPOSE_UP,
+    HUB_PORT,
+    LabWait,
+    node_states,
+    repair_nodes,
+    wait_for_lab,
+)
 from labgen.backends.vmssh import (
     CONTROL_PERSIST,
     SSH_OPTIONS,
@@ -218,58 +226,49 @@ class VmBox:
         self.known_hosts.unlink(missing_ok=True)
         done = self.run(qemu.qemu_argv(machine), 120)
         if done.exit_code != 0 or self.pid() is None:
-            raise LabgenError(f"{self.spec.student}: QEMU did not start: {_last_line(done.output)}")
+            raise LabgenError(f"{self.spec.student}: QEMU did not start: {last_line(done.output)}")
 
     def _wait_ready(self, progress: Progress, started: float | None) -> None:
         """Wait for sshd, the box's boot script, then each node's engine (`started`: when
         QEMU was started here, to say how long the boot to SSH took)."""
         start = time.monotonic()
-        ready = {host.name: ready_command(host) for host in self.lab.spec.hosts}
-        waiting = list(ready)
-        said = ""
-        while True:
-            elapsed = time.monotonic() - start
-            if self.pid() is None:
-                raise LabgenError(
-                    f"{self.spec.student}: the VM stopped (console: "
-                    f"{_last_line(_tail(self.folder / 'console.log'))}); "
-                    f"see {self.folder / 'console.log'}"
-                )
-            if started is not None:
-                # No ssh (and no master connection) before sshd's banner: QEMU's forward
-                # takes the connection at once and holds it until the guest listens.
-                if not sshd_answers(self.address()):
-                    if elapsed > self.ready_timeout:
-                        raise LabgenError(
-                            f"{self.spec.student}: the VM's sshd did not answer in "
-                            f"{elapsed:.0f} s; see {self.folder / 'console.log'}"
-                        )
-                    time.sleep(1)
-                    continue
-                progress(f"sshd answers {time.monotonic() - started:.1f} s after QEMU started")
-                started = None
-            box = self._vm(BOX_READY, 30)
-            if box.exit_code == 3:
-                raise LabgenError(f"{self.spec.student}: {_last_line(box.output)}")
-            if box.exit_code == 0:
-                waiting = [h for h in waiting if self.exec(h, ready[h], 30).exit_code != 0]
-                if not waiting:
-                    progress(f"every node's engine answers ({elapsed:.0f} s)")
-                    return
-            if elapsed > self.ready_timeout:
-                raise LabgenError(
-                    f"{self.spec.student}: the lab was not ready after {elapsed:.0f} s; "
-                    "see /run/labbox/compose.log in the VM"
-                )
-            now = (
-                f"waiting for {', '.join(waiting)}"
-                if box.exit_code == 0
-                else "waiting for the VM's engine and lab"
-            )
-            if now != said:
-                progress(now)
-                said = now
-            time.sleep(2)
+        console = self.folder / "console.log"
+
+        def gone() -> str | None:
+            if self.pid() is not None:
+                return None
+            return f"the VM stopped (console: {last_line(_tail(console))}); see {console}"
+
+        if started is not None:
+            # No ssh (and no master connection) before sshd's banner: QEMU's forward
+            # takes the connection at once and holds it until the guest listens.
+            while not sshd_answers(self.address()):
+                elapsed = time.monotonic() - start
+                stopped = gone()
+                if stopped:
+                    raise LabgenError(f"{self.spec.student}: {stopped}")
+                if elapsed > self.ready_timeout:
+                    raise LabgenError(
+                        f"{self.spec.student}: the VM's sshd did not answer in "
+                        f"{elapsed:.0f} s; see {console}"
+                    )
+                time.sleep(1)
+            progress(f"sshd answers {time.monotonic() - started:.1f} s after QEMU started")
+        wait_for_lab(
+            LabWait(
+                student=self.spec.student,
+                engine="the VM's engine",
+                log_hint="see /run/labbox/compose.log in the VM",
+                gone=gone,
+                shell=self._vm,
+                node=self.exec,
+            ),
+            self.lab.spec.hosts,
+            start,
+            self.ready_timeout,
+            progress,
+            pause=2.0,
+        )
 
     def repair(self, progress: Progress) -> list[str]:
         """Start again, with `docker compose up -d` in the VM, every node that stopped or
@@ -414,8 +413,3 @@ def _tail(path: Path) -> str:
         return path.read_text(encoding="utf-8", errors="replace")[-2000:]
     except OSError:
         return ""
-
-
-def _last_line(text: str) -> str:
-    lines = [line for line in text.strip().splitlines() if line.strip()]
-    return lines[-1] if lines else "(no output)"
