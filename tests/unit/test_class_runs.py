@@ -401,6 +401,25 @@ def test_a_bad_runtime_and_a_class_folder_without_seats_are_one_line(tmp_path: P
     )
 
 
+def test_runtime_is_refused_for_a_vm_class_not_ignored(tmp_path: Path) -> None:
+    spec = tmp_path / "vm.yaml"
+    hosted = {"server": "lab.example.org", "ssh_ports": "2200-2209", "isolation": "vm"}
+    data = {"name": "vm", "delivery": "hosted", "students": ["alice"], "hosted": hosted}
+    spec.write_text(yaml.safe_dump(data), encoding="utf-8")
+    folder = tmp_path / "vm"
+    assert labgen("class", "create", str(spec), "--out", str(folder)).exit_code == 0
+    wrapper = tmp_path / "wrapper"
+    wrapper.write_text("#!/bin/sh\n", encoding="utf-8")
+    wrapper.chmod(0o755)
+    result = labgen("class", "up", str(folder), "--runtime", f"w={wrapper}")
+    assert result.exit_code == 2, result.output
+    assert result.output == (
+        "labgen: error: --runtime: for container boxes; with hosted.isolation: vm each "
+        "student's engine runs inside their own VM, whose runtime is its own\n"
+    )
+    assert not (folder / "vms").exists()  # refused before any VM was made
+
+
 def test_the_teacher_guide_names_the_class_folder_given_with_out(tmp_path: Path) -> None:
     folder = create(tmp_path, ["alice"])
     guide = (folder / "teacher" / "guide.en.md").read_text(encoding="utf-8")

@@ -149,7 +149,8 @@ def watch(class_dir: Path, every: int, jobs: int, submissions: Path | None, time
 RUNTIME_OPTION = click.option(
     "--runtime",
     metavar="NAME=PATH",
-    help="Run the boxes and their nodes under this OCI runtime wrapper (machine-specific).",
+    help="Run the boxes and their nodes under this OCI runtime wrapper (machine-specific; "
+    "container boxes on a Docker server only).",
 )
 
 

@@ -32,6 +32,11 @@ def run_hosted(
     class, the boxes of students off the roster come first: up and down remove them
     (their ports may now be a new student's), status names them as failed."""
     require_hosted(cls)
+    if runtime and cls.hosted.isolation == "vm" and not on_kubernetes(cls):
+        raise UsageError(
+            "--runtime: for container boxes; with hosted.isolation: vm each student's "
+            "engine runs inside their own VM, whose runtime is its own"
+        )
     box_of: BoxFor = boxes or (lambda seat: box_for(cls, seat, runtime))
     seats = cls.select(students)
     # On Kubernetes the class has objects of its own: made before the pods, deleted after.
