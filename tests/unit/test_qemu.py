@@ -133,10 +133,19 @@ def test_the_config_disk_holds_the_files_and_the_lab(tmp_path: Path) -> None:
 def test_a_pid_counts_only_while_it_is_this_vms_qemu(tmp_path: Path) -> None:
     overlay = tmp_path / "disk.qcow2"
     pidfile = tmp_path / "qemu.pid"
-    # A process whose command line names the overlay as QEMU's -drive does.
+    # A process whose command line names the overlay as QEMU's -drive does. Its first line
+    # says it runs: just after exec the kernel may still show an empty /proc/PID/cmdline.
     proc = subprocess.Popen(
-        [sys.executable, "-c", "import time; time.sleep(60)", f"file={overlay},if=virtio"]
+        [
+            sys.executable,
+            "-c",
+            "import time; print(1, flush=True); time.sleep(60)",
+            f"file={overlay},if=virtio",
+        ],
+        stdout=subprocess.PIPE,
     )
+    assert proc.stdout is not None
+    proc.stdout.readline()
     try:
         pidfile.write_text(f"{proc.pid}\n")
         assert qemu.read_pid(pidfile, overlay) == proc.pid
@@ -147,6 +156,7 @@ def test_a_pid_counts_only_while_it_is_this_vms_qemu(tmp_path: Path) -> None:
     finally:
         proc.kill()
         proc.wait()
+        proc.stdout.close()
     pidfile.write_text("not a pid")
     assert qemu.read_pid(pidfile, overlay) is None
 
