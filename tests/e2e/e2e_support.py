@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
+
+from labgen.backends.base import ExecResult
+from labgen.classroom.model import Seat
 
 # LABGEN_SANDBOX=NAME runs the tests on a separate sandbox instance (see sandbox/engine.sh).
 SANDBOX = os.environ.get("LABGEN_SANDBOX", "sbx")
@@ -51,3 +56,42 @@ SECURE_SOLVE_STATUSES = {
     ("login-wrong", "registry"): "expected-failure",
     ("login-wrong", "client"): "expected-failure",
 }
+
+
+SSH_OPTIONS = [
+    "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+    "-o", "LogLevel=ERROR", "-o", "PubkeyAuthentication=no",
+    "-o", "PreferredAuthentications=password",
+]  # fmt: skip
+# ssh sends the client's LANG and LC_* (Debian's SendEnv): none here, so the box's own
+# locale is what is tested, whatever the machine running the tests has set.
+CLIENT_ENV = {k: v for k, v in os.environ.items() if k != "LANG" and not k.startswith("LC_")}
+
+
+class StudentShell:
+    """What a student types: their own ssh command to their seat's port on 127.0.0.1 (in
+    `netns` for the sandbox's boxes; VMs listen in the main namespace), then `lab HOST CMD`."""
+
+    name = "ssh"
+
+    def __init__(self, seat: Seat, password: str | None = None, netns: str | None = None):
+        self.seat = seat
+        self.password = password or seat.password
+        self.netns = netns
+
+    def exec(self, host: str, command: str, timeout: float) -> ExecResult:
+        return self.login(f"lab {host} {shlex.quote(command)}", timeout)
+
+    def login(self, remote: str, timeout: float = 60) -> ExecResult:
+        argv = ["ip", "netns", "exec", self.netns] if self.netns else []
+        argv += ["sshpass", "-e", "ssh", "-p", str(self.seat.ssh_port), *SSH_OPTIONS]
+        start = time.monotonic()
+        done = subprocess.run(
+            [*argv, f"{self.seat.student}@127.0.0.1", remote],
+            env={**CLIENT_ENV, "SSHPASS": self.password},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        return ExecResult(done.returncode, done.stdout, done.stderr, time.monotonic() - start)

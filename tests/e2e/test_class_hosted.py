@@ -14,14 +14,20 @@ from __future__ import annotations
 import io
 import json
 import os
-import shlex
 import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from e2e_support import MIRROR, RUNTIME, SANDBOX_NETNS, SOLVE_STATUSES, labgen
+from e2e_support import (
+    MIRROR,
+    RUNTIME,
+    SANDBOX_NETNS,
+    SOLVE_STATUSES,
+    StudentShell,
+    labgen,
+)
 
 from helpers import REPO_ROOT, tool_or_skip
 from labgen.backends.base import ExecResult
@@ -41,18 +47,6 @@ RUNTIME_WRAPPER = Runtime(RUNTIME, REPO_ROOT / "sandbox/labgen-runc")
 
 CLASS = "e2e"
 STUDENTS = ("alice", "bob", "carol")
-SSH_OPTIONS = [
-    "-o",
-    "StrictHostKeyChecking=no",
-    "-o",
-    "UserKnownHostsFile=/dev/null",
-    "-o",
-    "LogLevel=ERROR",
-    "-o",
-    "PubkeyAuthentication=no",
-    "-o",
-    "PreferredAuthentications=password",
-]
 # What grading finds: bob pushed through localhost but configured nothing yet.
 BOB_FAILS = {
     ("client-has-image", "client"),
@@ -61,38 +55,6 @@ BOB_FAILS = {
     ("engine-insecure", "client"),
     ("engine-insecure", "registry"),
 }
-
-
-# ssh sends the client's LANG and LC_* (Debian's SendEnv): none here, so the box's own
-# locale is what is tested, whatever the machine running the tests has set.
-CLIENT_ENV = {k: v for k, v in os.environ.items() if k != "LANG" and not k.startswith("LC_")}
-
-
-class StudentShell:
-    """What a student types: their own ssh command, then `lab HOST CMD` in their box."""
-
-    name = "ssh"
-
-    def __init__(self, seat: Seat, password: str | None = None) -> None:
-        self.seat = seat
-        self.password = password or seat.password
-
-    def exec(self, host: str, command: str, timeout: float) -> ExecResult:
-        return self.login(f"lab {host} {shlex.quote(command)}", timeout)
-
-    def login(self, remote: str, timeout: float = 60) -> ExecResult:
-        argv = ["ip", "netns", "exec", SANDBOX_NETNS, "sshpass", "-e", "ssh"]
-        argv += ["-p", str(self.seat.ssh_port), *SSH_OPTIONS, f"{self.seat.student}@127.0.0.1"]
-        start = time.monotonic()
-        done = subprocess.run(
-            [*argv, remote],
-            env={**CLIENT_ENV, "SSHPASS": self.password},
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-        return ExecResult(done.returncode, done.stdout, done.stderr, time.monotonic() - start)
 
 
 @pytest.fixture(scope="module")
@@ -199,11 +161,18 @@ def test_hosted_class_of_three(hosted: list[LabBox], class_dir: Path) -> None:
 
     # Per-student credentials: each student's own password opens their box, bob's not alice's.
     for seat in cls.seats:
-        assert StudentShell(seat).login("true").exit_code == 0, seat.student
-    assert StudentShell(a_seat, b_seat.password).login("true").exit_code != 0
+        assert StudentShell(seat, netns=SANDBOX_NETNS).login("true").exit_code == 0, seat.student
+    assert StudentShell(a_seat, b_seat.password, netns=SANDBOX_NETNS).login("true").exit_code != 0
     # Login and node shells are UTF-8: the handout's Chinese typed there must arrive whole.
-    assert StudentShell(a_seat).login("locale charmap").stdout.strip() == "UTF-8"
-    assert StudentShell(a_seat).exec("registry", "locale charmap", 60).stdout.strip() == "UTF-8"
+    assert (
+        StudentShell(a_seat, netns=SANDBOX_NETNS).login("locale charmap").stdout.strip() == "UTF-8"
+    )
+    assert (
+        StudentShell(a_seat, netns=SANDBOX_NETNS)
+        .exec("registry", "locale charmap", 60)
+        .stdout.strip()
+        == "UTF-8"
+    )
 
     # The box's limits hold for the lab's nodes too: their cgroups nest inside the box's.
     limits = docker(
@@ -219,14 +188,14 @@ def test_hosted_class_of_three(hosted: list[LabBox], class_dir: Path) -> None:
     assert len(limited) == 2 and all(box_id in line for line in limited), cgroups
 
     # alice: the whole tutorial, each step typed in her own SSH session, judged by the checker.
-    shell = StudentShell(a_seat)
+    shell = StudentShell(a_seat, netns=SANDBOX_NETNS)
     solved = runner.solve(shell, scenario, "alice", 180, lambda *_: None, lambda _: None)
     assert solved.ok, [(r.id, r.host, r.status, r.excerpt) for r in solved.results]
     statuses = {(r.id, r.host): r.status for r in solved.results if r.status != "pass"}
     assert statuses == SOLVE_STATUSES
     # bob: the first half, through his SSH command too.
     for step in scenario.steps[:5]:
-        done = StudentShell(b_seat).exec(step.hosts[0].name, step.run, 120)
+        done = StudentShell(b_seat, netns=SANDBOX_NETNS).exec(step.hosts[0].name, step.run, 120)
         assert done.exit_code == 0, (step.id, done.output)
 
     # A node removed inside a running box (one command from the student's own shell) is
@@ -339,9 +308,9 @@ def test_hosted_class_of_three(hosted: list[LabBox], class_dir: Path) -> None:
     assert failing(grade(alice)) == set()
     assert failing(grade(bob)) == BOB_FAILS
     dan = next(seat for seat in cls.seats if seat.student == "dan")
-    assert StudentShell(dan).login("true").exit_code == 0
+    assert StudentShell(dan, netns=SANDBOX_NETNS).login("true").exit_code == 0
     carol_seat = Seat(CLASS, "carol", ports["carol"], c_seat.password)
-    assert StudentShell(carol_seat).login("true").exit_code != 0
+    assert StudentShell(carol_seat, netns=SANDBOX_NETNS).login("true").exit_code != 0
 
     # down leaves nothing of the class behind.
     outcomes = run_hosted(cls, "down", 3, None, out=io.StringIO())

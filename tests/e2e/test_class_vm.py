@@ -19,12 +19,11 @@ import shlex
 import socket
 import subprocess
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from e2e_support import MIRROR, SANDBOX_NETNS, SOLVE_STATUSES
+from e2e_support import MIRROR, SANDBOX_NETNS, SOLVE_STATUSES, StudentShell
 
 from helpers import REPO_ROOT, missing, tool_or_skip
 from labgen.backends import qemu
@@ -34,7 +33,7 @@ from labgen.check import runner
 from labgen.classroom.boxes import box_for
 from labgen.classroom.create import plan_class
 from labgen.classroom.hosted import run_hosted
-from labgen.classroom.model import Class, Seat, open_class
+from labgen.classroom.model import Class, open_class
 from labgen.classroom.spec import parse_class
 from labgen.classroom.workshop import check_class, report_class_folder
 from labgen.render.write import write_lab
@@ -46,37 +45,6 @@ CLASS = "vmc"
 # Ports on the server's own loopback and interfaces (QEMU listens in the main namespace).
 PORTS = "2281-2289"
 SUITE = "trixie"
-SSH_OPTIONS = [
-    "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-    "-o", "LogLevel=ERROR", "-o", "PubkeyAuthentication=no",
-    "-o", "PreferredAuthentications=password",
-]  # fmt: skip
-
-
-class StudentShell:
-    """What a student types: their own ssh command, then `lab HOST CMD` in their VM."""
-
-    name = "ssh"
-
-    def __init__(self, seat: Seat, password: str | None = None) -> None:
-        self.seat = seat
-        self.password = password or seat.password
-
-    def exec(self, host: str, command: str, timeout: float) -> ExecResult:
-        return self.login(f"lab {host} {shlex.quote(command)}", timeout)
-
-    def login(self, remote: str, timeout: float = 60) -> ExecResult:
-        argv = ["sshpass", "-e", "ssh", "-p", str(self.seat.ssh_port), *SSH_OPTIONS]
-        start = time.monotonic()
-        done = subprocess.run(
-            [*argv, f"{self.seat.student}@127.0.0.1", remote],
-            env={**os.environ, "SSHPASS": self.password},
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-        return ExecResult(done.returncode, done.stdout, done.stderr, time.monotonic() - start)
 
 
 @pytest.fixture(scope="module")
@@ -189,6 +157,9 @@ def test_vm_class_of_two(vm_class: Class, base_image: qemu.BaseImage) -> None:
     assert StudentShell(alice_seat).login("true").exit_code == 0
     assert StudentShell(bob_seat).login("true").exit_code == 0
     assert StudentShell(alice_seat, bob_seat.password).login("true").exit_code != 0
+    # Login and node shells in the VM are UTF-8, as in a container box.
+    assert StudentShell(alice_seat).login("locale charmap").stdout.strip() == "UTF-8"
+    assert StudentShell(alice_seat).exec("registry", "locale charmap", 60).stdout.strip() == "UTF-8"
 
     # alice: the whole tutorial, each step typed in her own SSH session.
     solved = runner.solve(
