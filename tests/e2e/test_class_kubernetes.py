@@ -28,9 +28,9 @@ from typing import Any
 
 import pytest
 import yaml
-from e2e_support import MIRROR, RUNTIME, SOLVE_STATUSES, labgen
+from e2e_support import MIRROR, RUNTIME, SANDBOX_NETNS, SOLVE_STATUSES, StudentShell, labgen
 from pod_to_docker import MachineExtras, docker_run
-from test_class_hosted import BOB_FAILS, StudentShell, docker, failing
+from test_class_hosted import BOB_FAILS, docker, failing
 
 from helpers import REPO_ROOT, tool_or_skip
 from labgen.backends.base import ExecResult
@@ -205,15 +205,25 @@ def test_the_pods_container_runs_the_lab(
         # The account came from the Secret, as a file: alice's password opens, bob's not.
         alice = seat(cls, "alice")
         assert alice.ssh_port == 30201
-        assert StudentShell(alice).login("true").exit_code == 0
-        assert StudentShell(alice, seat(cls, "bob").password).login("true").exit_code != 0
+        assert StudentShell(alice, netns=SANDBOX_NETNS).login("true").exit_code == 0
+        assert (
+            StudentShell(alice, seat(cls, "bob").password, netns=SANDBOX_NETNS)
+            .login("true")
+            .exit_code
+            != 0
+        )
         # Not on the box's command line nor in its environment.
         assert alice.password not in docker("inspect", pod)
 
         # alice: the whole tutorial over SSH through the NodePort, judged by the checker.
         scenario = load_scenario(lab.spec)
         solved = runner.solve(
-            StudentShell(alice), scenario, "alice", 180, lambda *_: None, lambda _: None
+            StudentShell(alice, netns=SANDBOX_NETNS),
+            scenario,
+            "alice",
+            180,
+            lambda *_: None,
+            lambda _: None,
         )
         assert solved.ok, [(r.id, r.host, r.status, r.excerpt) for r in solved.results]
         assert {
