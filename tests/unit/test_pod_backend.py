@@ -138,6 +138,38 @@ def test_exec_sends_the_command_on_stdin(spec: BoxSpec) -> None:
     assert stdin == wrap("docker login -p secret 192.168.56.101:5000")
 
 
+def test_a_pod_still_starting_is_waited_for_without_entering_it(spec: BoxSpec) -> None:
+    creating = {
+        "status": {
+            "phase": "Pending",
+            "containerStatuses": [{"state": {"waiting": {"reason": "ContainerCreating"}}}],
+        }
+    }
+    answers = [ok(json.dumps(creating)), ok(json.dumps(creating)), ok(RUNNING)]
+
+    class Starting(ScriptedKubectl):
+        def __call__(
+            self, argv: Sequence[str], timeout: float, *, stdin: str | None = None
+        ) -> ExecResult:
+            if "get" in argv and "pod" in argv:
+                self.calls.append((list(argv), stdin or ""))
+                return answers.pop(0) if len(answers) > 1 else answers[0]
+            return super().__call__(argv, timeout, stdin=stdin)
+
+    run = Starting([])
+    lines: list[str] = []
+    pod_box(spec, run).up(lines.append)
+    kinds = [
+        "get" if "get" in argv else "exec" if "exec" in argv else argv[3] for argv, _ in run.calls
+    ]
+    # apply, two polls of a pod still being created (no kubectl exec), then the box and nodes.
+    assert kinds[:4] == ["apply", "get", "get", "get"] and set(kinds[4:]) == {"exec"}, kinds
+    assert lines[1:] == [
+        "waiting for the pod's engine and lab",
+        lines[-1],
+    ] and lines[-1].startswith("every node's engine answers")
+
+
 def test_up_stops_on_a_pod_that_cannot_start(spec: BoxSpec) -> None:
     pulling = {
         "status": {

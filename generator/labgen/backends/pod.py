@@ -25,13 +25,19 @@ from labgen.backends.base import (
     Progress,
     host_statuses,
     last_line,
-    ready_command,
     run_process,
     unwrap,
     wrap,
 )
 from labgen.backends.box import CLASS_LABEL, STUDENT_LABEL, BoxSpec
-from labgen.backends.labbox import BOX_READY, COMPOSE_UP, node_states, repair_nodes
+from labgen.backends.labbox import (
+    BOX_READY,
+    COMPOSE_UP,
+    LabWait,
+    node_states,
+    repair_nodes,
+    wait_for_lab,
+)
 from labgen.errors import LabgenError
 from labgen.kube.manifests import (
     BOX_CONTAINER,
@@ -220,37 +226,37 @@ class PodBox:
         self._wait_ready(progress)
 
     def _wait_ready(self, progress: Progress) -> None:
-        start = time.monotonic()
-        ready = {host.name: ready_command(host) for host in self.lab.hosts}
-        waiting = list(ready)
-        while True:
-            elapsed = time.monotonic() - start
+        state = ""
+
+        def gone() -> str | None:
+            nonlocal state
             state = self.state()
-            box = None
-            if state == "running":
-                box = self._box_shell(BOX_READY, 30)
-                if box.exit_code == 3:
-                    raise LabgenError(f"{self.spec.student}: {last_line(box.output)}")
-                if box.exit_code == 0:
-                    waiting = [h for h in waiting if self.exec(h, ready[h], 20).exit_code != 0]
-                    if not waiting:
-                        progress(f"every node's engine answers ({elapsed:.0f} s)")
-                        return
-            elif state.startswith("failed"):
-                logs = self._kubectl(self.kubectl.logs(self.pod), 30).output
-                raise LabgenError(
-                    f"{self.spec.student}: pod {self.pod} is {state} (last log: {last_line(logs)})"
-                )
-            if elapsed > self.ready_timeout:
-                raise LabgenError(
-                    f"{self.spec.student}: the lab was not ready after {elapsed:.0f} s (pod "
-                    f"{state}); see `kubectl -n {self.kubectl.namespace} describe pod {self.pod}`"
-                )
-            if box is not None and box.exit_code == 0:
-                progress(f"waiting for {', '.join(waiting)}")
-            else:
-                progress(f"waiting for the pod ({state}) and its lab")
-            time.sleep(self.poll)
+            if not state.startswith("failed"):
+                return None  # running, or still being scheduled and started: wait
+            logs = self._kubectl(self.kubectl.logs(self.pod), 30).output
+            return f"pod {self.pod} is {state} (last log: {last_line(logs)})"
+
+        def shell(command: str, timeout: float) -> ExecResult:
+            # A pod still starting has no box to enter: not ready, without a kubectl exec.
+            if state != "running":
+                return ExecResult(1, "", f"pod {state}", 0.0)
+            return self._box_shell(command, timeout)
+
+        wait_for_lab(
+            LabWait(
+                student=self.spec.student,
+                engine="the pod's engine",
+                log_hint=f"see `kubectl -n {self.kubectl.namespace} describe pod {self.pod}`",
+                gone=gone,
+                shell=shell,
+                node=self.exec,
+            ),
+            self.lab.hosts,
+            time.monotonic(),
+            self.ready_timeout,
+            progress,
+            pause=self.poll,
+        )
 
     def repair(self, progress: Progress) -> list[str]:
         """Start again, with `docker compose up -d` in the box, every node that stopped or
